@@ -1,0 +1,233 @@
+import { randomUUID } from 'node:crypto';
+import { RedisStore } from 'connect-redis';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import session from 'express-session';
+import helmet from 'helmet';
+import { Redis, type RedisOptions } from 'ioredis';
+import {
+  KakaoApiError,
+  ReauthRequiredError,
+  RedisTokenStore,
+  MemoryTokenStore,
+  consoleLogger,
+  createTokenCipher,
+  kakaoAuth,
+  statusForError,
+  type KakaoAuthOptions,
+  type KakaoAuthRouter,
+  type KakaoLogger,
+  type KakaoSessionUser,
+} from 'kakao-login-express';
+import type { AppConfig } from './config';
+import { errorPage, homePage } from './views';
+
+/**
+ * ioredis options that make a Redis outage fail fast (503 within about a second) instead of
+ * queueing commands for tens of seconds, while reconnecting in the background.
+ */
+export const FAIL_FAST_REDIS_OPTIONS: Readonly<RedisOptions> = Object.freeze({
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  commandTimeout: 800,
+  connectTimeout: 2000,
+  enableReadyCheck: true,
+  retryStrategy: (times: number) => Math.min(times * 200, 2000),
+});
+
+/** Creates the app's Redis client; errors are reported by /healthz and as 503s, never thrown unhandled. */
+export function createRedisClient(url: string, logger: KakaoLogger = consoleLogger): Redis {
+  const client = new Redis(url, { ...FAIL_FAST_REDIS_OPTIONS, lazyConnect: false });
+  let down = false;
+  client.on('error', () => {
+    if (!down) logger({ level: 'error', event: 'redis_unavailable', reason: 'connection' });
+    down = true;
+  });
+  client.on('ready', () => {
+    if (down) logger({ level: 'info', event: 'redis_recovered' });
+    down = false;
+  });
+  return client;
+}
+
+/** What {@link createApp} needs besides the configuration. */
+export interface CreateAppOptions {
+  config: AppConfig;
+  /** The redirect URI actually used (KAKAO_CALLBACK_URL or derived from the real port). */
+  callbackURL: string;
+  /** The Redis client when REDIS_URL is set. */
+  redis?: Redis;
+  /** The emulator's origin in demo mode (shown on the page, allowed for images). */
+  emulatorUrl?: string;
+  logger?: KakaoLogger;
+  /** Test and benchmark hooks (e.g. a lower rate limit); production leaves this unset. */
+  overrides?: Partial<KakaoAuthOptions>;
+}
+
+const IMAGE_SOURCES = ["'self'", 'data:', 'https://*.kakaocdn.net', 'http://*.kakaocdn.net'];
+
+/** Builds the example app: helmet, sessions (Redis or memory), kakaoAuth, and the pages of the contract. */
+export function createApp(options: CreateAppOptions): { app: express.Express; auth: KakaoAuthRouter } {
+  const { config, callbackURL, redis, emulatorUrl } = options;
+  const logger = options.logger ?? consoleLogger;
+  const secure = callbackURL.startsWith('https://');
+  const cookieName = secure ? '__Host-kle.sid' : 'kle.sid';
+
+  const app = express();
+  app.disable('x-powered-by');
+  if (config.trustProxy !== undefined) app.set('trust proxy', config.trustProxy);
+
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          'img-src': emulatorUrl ? [...IMAGE_SOURCES, emulatorUrl] : IMAGE_SOURCES,
+          // Over plain http (local development) upgrading would break the page's own requests.
+          'upgrade-insecure-requests': secure ? [] : null,
+        },
+      },
+      strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+    }),
+  );
+
+  app.use(
+    session({
+      name: cookieName,
+      secret: config.sessionSecrets,
+      resave: false,
+      saveUninitialized: false,
+      rolling: true,
+      store: redis ? new RedisStore({ client: redis, prefix: 'kle:sess:' }) : undefined,
+      cookie: { httpOnly: true, sameSite: 'lax', secure, path: '/', maxAge: 30 * 60_000 },
+    }),
+  );
+
+  const auth = kakaoAuth({
+    clientID: config.clientID ?? '',
+    ...(config.clientSecret !== undefined && { clientSecret: config.clientSecret }),
+    callbackURL,
+    scope: config.scopes,
+    authOrigin: config.authOrigin,
+    apiOrigin: config.apiOrigin,
+    sessionCookieName: cookieName,
+    tokenStore: redis ? new RedisTokenStore({ client: redis, prefix: 'kle:' }) : new MemoryTokenStore(),
+    tokenCipher: createTokenCipher({ keys: config.tokenKeys }),
+    logger,
+    renderError: (_req, res, error) => {
+      res.status(error.status).type('html').send(errorPage(error.status, error.requestId));
+    },
+    ...options.overrides,
+  });
+  app.use(auth);
+
+  app.get('/', (req: Request, res: Response) => {
+    const loginError =
+      typeof req.query.login_error === 'string' ? req.query.login_error.slice(0, 64) : undefined;
+    res.set('Cache-Control', 'no-store');
+    res.type('html').send(
+      homePage({
+        user: req.user as KakaoSessionUser | undefined,
+        loginError,
+        demoEmulatorUrl: emulatorUrl,
+        unlinkAvailable: false,
+      }),
+    );
+  });
+
+  app.get('/me', (req: Request, res: Response) => {
+    res.set('Cache-Control', 'no-store');
+    const user = req.user as KakaoSessionUser | undefined;
+    if (!user) {
+      res.status(401).json({ error: 'unauthenticated' });
+      return;
+    }
+    res.json({
+      id: user.id,
+      ...(user.nickname !== undefined && { nickname: user.nickname }),
+      ...(user.email !== undefined && { email: user.email, emailVerified: true }),
+      ...(user.image !== undefined && { image: user.image }),
+    });
+  });
+
+  app.get('/me/kakao', (req: Request, res: Response, next: NextFunction) => {
+    res.set('Cache-Control', 'no-store');
+    if (!req.user) {
+      res.status(401).json({ error: 'unauthenticated' });
+      return;
+    }
+    auth
+      .withAccessToken(req, (accessToken) => auth.strategy.client.getUser(accessToken))
+      .then((me) => res.json(me))
+      .catch((err: unknown) => {
+        if (err instanceof ReauthRequiredError) {
+          res.status(401).json({ error: 'reauth_required' });
+          return;
+        }
+        if (err instanceof KakaoApiError && err.apiCode === -401) {
+          res.status(401).json({ error: 'reauth_required' });
+          return;
+        }
+        next(err);
+      });
+  });
+
+  app.get('/healthz', (_req: Request, res: Response) => {
+    res.set('Cache-Control', 'no-store');
+    if (!redis) {
+      res.json({ ok: true });
+      return;
+    }
+    const timer = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('timeout')), 900).unref(),
+    );
+    Promise.race([redis.ping(), timer]).then(
+      () => res.json({ ok: true }),
+      () => res.status(503).set('Retry-After', '5').json({ ok: false, redis: 'unavailable' }),
+    );
+  });
+
+  app.use((req: Request, res: Response) => {
+    res.status(404).type('html').send(errorPage(404, randomUUID()));
+  });
+
+  // Last resort: store outages (express-session passes Redis errors here) become 503; nothing
+  // internal reaches the response.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const requestId = randomUUID();
+    const status = httpStatusOf(err);
+    if (process.env.DEBUG_KLE) console.error(err);
+    logger({
+      level: status >= 500 ? 'error' : 'warn',
+      event: 'request_failed',
+      reason: status === 503 ? 'store_unavailable' : String(status),
+      ip: req.ip,
+      requestId,
+    });
+    if (res.headersSent) return;
+    if (status === 503) res.set('Retry-After', '5');
+    const wantsJson = req.path.startsWith('/me') || req.path === '/healthz';
+    if (wantsJson)
+      res.status(status).json({ error: status === 503 ? 'service_unavailable' : 'error', requestId });
+    else res.status(status).type('html').send(errorPage(status, requestId));
+  });
+
+  return { app, auth };
+}
+
+function httpStatusOf(err: unknown): number {
+  const mapped = statusForError(err);
+  if (mapped !== 500) return mapped;
+  const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) return status;
+  // ioredis and connect-redis errors (connection closed, command timeout, offline queue disabled).
+  const name = (err as { name?: unknown } | null)?.name;
+  const message = String((err as { message?: unknown } | null)?.message ?? '');
+  if (
+    name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|Command timed out|enableOfflineQueue|Stream isn't writeable|ECONNREFUSED/.test(
+      message,
+    )
+  ) {
+    return 503;
+  }
+  return 500;
+}

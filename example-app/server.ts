@@ -1,0 +1,119 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import {
+  consoleLogger,
+  type KakaoAuthOptions,
+  type KakaoAuthRouter,
+  type KakaoLogger,
+} from 'kakao-login-express';
+import { createKakaoEmulator, type KakaoEmulator } from 'kakao-login-express/testing';
+import { createApp, createRedisClient } from './app';
+import { ConfigError, loadConfig, type AppConfig } from './config';
+
+/** A running example app. */
+export interface RunningApp {
+  /** `http://<host>:<port>` with the real port. */
+  url: string;
+  callbackURL: string;
+  server: http.Server;
+  auth: KakaoAuthRouter;
+  emulator: KakaoEmulator | undefined;
+  redis: Redis | undefined;
+  /** Closes the HTTP server, Redis and the emulator. */
+  close(): Promise<void>;
+}
+
+/** Starts the example app (and, in demo mode, the emulator it talks to). Used by `npm start` and tests. */
+export async function startExampleApp(
+  config: AppConfig,
+  options: { logger?: KakaoLogger; overrides?: Partial<KakaoAuthOptions>; log?: (line: string) => void } = {},
+): Promise<RunningApp> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const server = http.createServer();
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const callbackURL = config.callbackURL ?? `${url}/auth/kakao/callback`;
+  const appOrigin = new URL(callbackURL).origin;
+
+  let emulator: KakaoEmulator | undefined;
+  let effective = config;
+  if (config.demo) {
+    emulator = await createKakaoEmulator({
+      redirectUris: [callbackURL],
+      logoutRedirectUris: [`${appOrigin}/`],
+      webhookUrl: `${appOrigin}/webhooks/kakao/unlink`,
+    });
+    effective = {
+      ...config,
+      clientID: emulator.clientID,
+      authOrigin: emulator.authOrigin,
+      apiOrigin: emulator.apiOrigin,
+      adminKey: emulator.adminKey,
+      appId: String(emulator.appId),
+    };
+    log(`demo mode: Kakao is played by the built-in emulator at ${emulator.url} (this is NOT real Kakao)`);
+  }
+  const redis = config.redisUrl ? createRedisClient(config.redisUrl, options.logger) : undefined;
+  const { app, auth } = createApp({
+    config: effective,
+    callbackURL,
+    ...(redis && { redis }),
+    ...(emulator && { emulatorUrl: emulator.url }),
+    ...(options.logger && { logger: options.logger }),
+    ...(options.overrides && { overrides: options.overrides }),
+  });
+  server.on('request', app);
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await Promise.allSettled([redis?.quit(), emulator?.close()]);
+      redis?.disconnect();
+    })());
+  return { url, callbackURL, server, auth, emulator, redis, close };
+}
+
+async function main(): Promise<void> {
+  let config: AppConfig;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  if (!config.production && (config.generated.sessionSecret || config.generated.tokenKeys)) {
+    console.warn(
+      'development: SESSION_SECRET / TOKEN_ENCRYPTION_KEYS not set, using random ones for this process (sessions end on restart)',
+    );
+  }
+  const running = await startExampleApp(config, { logger: consoleLogger });
+  console.log(`listening on ${running.url}`);
+  const stop = () => {
+    const force = setTimeout(() => process.exit(1), 4500);
+    force.unref();
+    running.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(`The example app failed to start: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

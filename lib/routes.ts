@@ -1,0 +1,556 @@
+import { randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type {} from 'express-session';
+import { Passport, type AuthenticateOptions } from 'passport';
+import {
+  DEFAULT_API_ORIGIN,
+  DEFAULT_AUTH_ORIGIN,
+  checkOptionNames,
+  configError,
+  requireOrigin,
+  requirePositiveInt,
+  requireString,
+} from './config';
+import {
+  KakaoApiError,
+  KakaoResponseError,
+  KakaoSessionError,
+  KakaoTokenError,
+  ReauthRequiredError,
+  TokenStoreError,
+  isKakaoError,
+} from './errors';
+import { KakaoClient } from './kakao-client';
+import type { KakaoTokenResponse } from './kakao-types';
+import { consoleLogger, type KakaoLogger } from './logger';
+import { isSameOriginPost } from './origin-check';
+import type { KakaoProfile } from './profile';
+import { createRateLimiter } from './rate-limit';
+import { sanitizeReturnTo, DEFAULT_RESERVED_PREFIXES } from './return-to';
+import {
+  KakaoStrategy,
+  type KakaoLoginFailure,
+  type KakaoStrategyOptionsBase,
+  type KakaoTokenSet,
+} from './strategy';
+import { createTokenCipher, generateKeyRing, type TokenCipher } from './token-cipher';
+import { MemoryTokenStore, type TokenRecordKey, type TokenStore } from './token-store';
+import { TokenVault, type KakaoTokens } from './tokens';
+
+/** What kakaoAuth keeps in the session for a logged-in user: what pages need, nothing secret. */
+export interface KakaoSessionUser {
+  /** Kakao user id (exact decimal string). */
+  id: string;
+  nickname?: string;
+  /** Profile image URL. */
+  image?: string;
+  /** Present only when Kakao says the address is valid and verified. */
+  email?: string;
+  emailVerified?: boolean;
+  /** Epoch ms of the login, for the absolute session lifetime. */
+  authTime: number;
+}
+
+/** Options of {@link kakaoAuth}: the strategy's options plus the routes'. */
+export interface KakaoAuthOptions extends Partial<KakaoStrategyOptionsBase> {
+  /** A ready strategy; when given, the strategy options must be unset. */
+  strategy?: KakaoStrategy;
+  /** Login start path. Default `/auth/kakao`. The callback path is the path of `callbackURL`. */
+  loginPath?: string;
+  /** Logout path (POST only). Default `/logout`. */
+  logoutPath?: string;
+  /** Where failed logins go, with `?login_error=<code>` appended. Default `/`. */
+  failureRedirect?: string;
+  /** Where logout goes. Default `/`. */
+  logoutRedirect?: string;
+  /** Name of the session cookie, cleared on logout. Default `connect.sid` (express-session's default). */
+  sessionCookieName?: string;
+  /** Where sealed tokens live. Default: an in-memory store (development only). */
+  tokenStore?: TokenStore;
+  /** Seals tokens. Default: a random key per process (development only). */
+  tokenCipher?: TokenCipher;
+  /** Maps the Kakao profile to the session user; return `false` to refuse the login. Default: id, nickname, image, verified email. */
+  toUser?: (
+    profile: KakaoProfile,
+    req: Request,
+  ) => Omit<KakaoSessionUser, 'authTime'> | false | Promise<Omit<KakaoSessionUser, 'authTime'> | false>;
+  /** Absolute session lifetime in ms, whatever the activity. Default 12 h. */
+  maxSessionAgeMs?: number;
+  /** Login starts allowed per client IP and minute; `false` turns the limit off. Default 30. */
+  loginRateLimitPerMinute?: number | false;
+  /** Timeout of Kakao's token logout on `POST /logout`, in ms. Default 3000. */
+  logoutTimeoutMs?: number;
+  /** Renders error pages (502/503/504/429/405/403). Default: a minimal HTML page with a correlation id. */
+  renderError?: (req: Request, res: Response, error: KakaoRouteError) => void;
+}
+
+/** An error answer of the routes, as handed to `renderError`. */
+export interface KakaoRouteError {
+  status: number;
+  /** Short code, e.g. `kakao_unavailable`, `session_unavailable`, `forbidden_origin`. */
+  code: string;
+  /** Correlation id, also in the log line. */
+  requestId: string;
+}
+
+/** The router returned by {@link kakaoAuth}, with helpers for the app's own routes. */
+export interface KakaoAuthRouter extends Router {
+  readonly strategy: KakaoStrategy;
+  readonly vault: TokenVault;
+  /**
+   * A valid Kakao access token for the logged-in user of `req`, refreshed when needed.
+   * @throws ReauthRequiredError when the user must log in again (the session is then ended).
+   */
+  getAccessToken(req: Request): Promise<string>;
+  /**
+   * Runs `call` with the user's access token; when Kakao answers -401 (token expired or revoked
+   * early), refreshes once and runs it again. Concurrent callers share one refresh.
+   * @throws ReauthRequiredError when the user must log in again (the session is then ended).
+   */
+  withAccessToken<T>(req: Request, call: (accessToken: string) => Promise<T>): Promise<T>;
+  /** The stored tokens of the logged-in user of `req`, or undefined. */
+  getTokens(req: Request): Promise<KakaoTokens | undefined>;
+}
+
+const STRATEGY_OPTIONS = [
+  'clientID',
+  'clientSecret',
+  'callbackURL',
+  'scope',
+  'prompt',
+  'loginHint',
+  'serviceTerms',
+  'authOrigin',
+  'apiOrigin',
+  'timeoutMs',
+  'maxTransactions',
+  'transactionTtlMs',
+  'sessionKey',
+  'propertyKeys',
+  'fetch',
+  'now',
+  'logger',
+  'client',
+] as const;
+const ROUTE_OPTIONS = [
+  'strategy',
+  'loginPath',
+  'logoutPath',
+  'failureRedirect',
+  'logoutRedirect',
+  'sessionCookieName',
+  'tokenStore',
+  'tokenCipher',
+  'toUser',
+  'maxSessionAgeMs',
+  'loginRateLimitPerMinute',
+  'logoutTimeoutMs',
+  'renderError',
+] as const;
+
+const WHAT = 'kakaoAuth';
+
+/** HTTP status for an error raised during a Kakao flow. */
+export function statusForError(err: unknown): number {
+  if (err instanceof KakaoResponseError) return err.reason === 'timeout' ? 504 : 502;
+  if (err instanceof KakaoTokenError || err instanceof KakaoApiError) return 502;
+  if (err instanceof KakaoSessionError || err instanceof TokenStoreError) return 503;
+  if (err instanceof ReauthRequiredError) return 401;
+  return 500;
+}
+
+function codeForStatus(status: number): string {
+  switch (status) {
+    case 502:
+      return 'kakao_error';
+    case 503:
+      return 'service_unavailable';
+    case 504:
+      return 'kakao_timeout';
+    default:
+      return 'internal_error';
+  }
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** The default error page: status, a fixed sentence and the correlation id; nothing from the provider. */
+export function defaultRenderError(_req: Request, res: Response, error: KakaoRouteError): void {
+  res
+    .status(error.status)
+    .type('html')
+    .send(
+      `<!doctype html><meta charset="utf-8"><title>${error.status}</title>` +
+        `<h1>Login problem (${error.status})</h1><p>Something went wrong (${escapeHtml(error.code)}). ` +
+        `Please try again later.</p><p><small>Reference: ${escapeHtml(error.requestId)}</small></p>`,
+    );
+}
+
+function defaultToUser(profile: KakaoProfile): Omit<KakaoSessionUser, 'authTime'> {
+  return {
+    id: profile.id,
+    ...(profile.nickname !== undefined && { nickname: profile.nickname }),
+    ...(profile.image !== undefined && { image: profile.image }),
+    ...(profile.email !== undefined &&
+      profile.emailVerified === true && { email: profile.email, emailVerified: true }),
+  };
+}
+
+function requirePath(name: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  const path = requireString(WHAT, name, value, 'a path such as /auth/kakao');
+  if (!path.startsWith('/') || path.startsWith('//')) {
+    throw configError(`${WHAT}: "${name}" must be a path starting with one "/" (got "${path}").`);
+  }
+  return path;
+}
+
+/**
+ * Drop-in routes for Kakao Login: `GET /auth/kakao` (start), `GET <callbackURL path>` (callback),
+ * `POST /logout`. Mount after express-session: `app.use(session({...})); app.use(kakaoAuth({...}))`.
+ * The router also restores `req.user` from the session on every request.
+ *
+ * @example
+ * ```ts
+ * app.use(session({ secret, resave: false, saveUninitialized: false }));
+ * app.use(kakaoAuth({ clientID: process.env.KAKAO_CLIENT_ID!, callbackURL: 'https://app.example/auth/kakao/callback' }));
+ * ```
+ * @throws TypeError (code `ERR_INVALID_ARG_VALUE`) for a configuration mistake, with the fix in the message.
+ */
+export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
+  if (typeof options !== 'object' || options === null) {
+    throw configError(`${WHAT}: options are required: kakaoAuth({ clientID, callbackURL }).`);
+  }
+  checkOptionNames(WHAT, options, [...STRATEGY_OPTIONS, ...ROUTE_OPTIONS]);
+  const logger: KakaoLogger = options.logger ?? consoleLogger;
+  const now = options.now ?? Date.now;
+
+  let strategy: KakaoStrategy;
+  if (options.strategy) {
+    if (!(options.strategy instanceof KakaoStrategy))
+      throw configError(`${WHAT}: "strategy" must be a KakaoStrategy.`);
+    for (const name of STRATEGY_OPTIONS) {
+      if (options[name] !== undefined && name !== 'logger' && name !== 'now') {
+        throw configError(
+          `${WHAT}: "${name}" cannot be combined with "strategy"; configure the strategy instead.`,
+        );
+      }
+    }
+    strategy = options.strategy;
+  } else {
+    const strategyOptions: Record<string, unknown> = { logger, passReqToCallback: true };
+    for (const name of STRATEGY_OPTIONS)
+      if (options[name] !== undefined) strategyOptions[name] = options[name];
+    if (options.client === undefined) {
+      // kakaoAuth owns the client so that the logout timeout is configured in one place.
+      strategyOptions.client = new KakaoClient({
+        clientID: requireString(WHAT, 'clientID', options.clientID, 'the REST API key from Kakao Developers'),
+        ...(options.clientSecret !== undefined && { clientSecret: options.clientSecret }),
+        authOrigin: requireOrigin(
+          WHAT,
+          'authOrigin',
+          options.authOrigin ?? DEFAULT_AUTH_ORIGIN,
+          DEFAULT_AUTH_ORIGIN,
+        ),
+        apiOrigin: requireOrigin(
+          WHAT,
+          'apiOrigin',
+          options.apiOrigin ?? DEFAULT_API_ORIGIN,
+          DEFAULT_API_ORIGIN,
+        ),
+        timeoutMs: requirePositiveInt(WHAT, 'timeoutMs', options.timeoutMs, 10_000),
+        logoutTimeoutMs: requirePositiveInt(WHAT, 'logoutTimeoutMs', options.logoutTimeoutMs, 3000),
+        ...(options.fetch !== undefined && { fetch: options.fetch }),
+      });
+      for (const name of ['clientSecret', 'authOrigin', 'apiOrigin', 'timeoutMs', 'fetch'] as const) {
+        delete strategyOptions[name];
+      }
+    }
+    strategy = new KakaoStrategy(
+      strategyOptions as unknown as ConstructorParameters<typeof KakaoStrategy>[0] & {
+        passReqToCallback: true;
+      },
+      function verify(req, _accessToken, _refreshToken, tokens, profile, done) {
+        Promise.resolve(toUser(profile, req)).then(
+          (user) => (user ? done(null, { ...user, authTime: now() }, { tokens }) : done(null, false)),
+          (err: unknown) => done(err),
+        );
+      },
+    );
+  }
+  const toUser = options.toUser ?? defaultToUser;
+  if (typeof toUser !== 'function') throw configError(`${WHAT}: "toUser" must be a function.`);
+
+  const loginPath = requirePath('loginPath', options.loginPath, '/auth/kakao');
+  const logoutPath = requirePath('logoutPath', options.logoutPath, '/logout');
+  const callbackPath = strategy.callbackPath;
+  const failureRedirect = requirePath('failureRedirect', options.failureRedirect, '/');
+  const logoutRedirect = requirePath('logoutRedirect', options.logoutRedirect, '/');
+  const cookieName =
+    options.sessionCookieName === undefined
+      ? 'connect.sid'
+      : requireString(
+          WHAT,
+          'sessionCookieName',
+          options.sessionCookieName,
+          'the express-session "name" option',
+        );
+  const maxSessionAgeMs = requirePositiveInt(WHAT, 'maxSessionAgeMs', options.maxSessionAgeMs, 12 * 3600_000);
+  const rateLimit = options.loginRateLimitPerMinute ?? 30;
+  const allowStart =
+    rateLimit === false
+      ? () => true
+      : createRateLimiter({
+          max: requirePositiveInt(WHAT, 'loginRateLimitPerMinute', rateLimit, 30),
+          windowMs: 60_000,
+          now,
+        });
+  const renderError = options.renderError ?? defaultRenderError;
+  const reservedPrefixes = [...DEFAULT_RESERVED_PREFIXES, loginPath, callbackPath, logoutPath];
+  const appOrigin = strategy.appOrigin;
+
+  const vault = new TokenVault({
+    store: options.tokenStore ?? new MemoryTokenStore({ now }),
+    cipher: options.tokenCipher ?? createTokenCipher({ keys: generateKeyRing() }),
+    client: strategy.client,
+    now,
+    logger,
+  });
+
+  // A private Passport instance: kakaoAuth does not touch the app's global passport setup.
+  const passport = new Passport();
+  passport.use(strategy);
+  passport.serializeUser((user, done) => done(null, user));
+  passport.deserializeUser((user: Express.User, done) => done(null, user));
+
+  const fail = (req: Request, res: Response, status: number, code: string): void => {
+    const requestId = randomUUID();
+    logger({
+      level: status >= 500 ? 'error' : 'warn',
+      event: 'request_failed',
+      reason: code,
+      ip: req.ip,
+      requestId,
+    });
+    if (status === 503) res.set('Retry-After', '5');
+    renderError(req, res, { status, code, requestId });
+  };
+  const failWithError = (req: Request, res: Response, err: unknown): void => {
+    const status = statusForError(err);
+    const reason = isKakaoError(err) ? err.code : 'unexpected';
+    if (status === 500) logger({ level: 'error', event: 'unexpected_error', reason, ip: req.ip });
+    fail(
+      req,
+      res,
+      status,
+      status === 503 && err instanceof KakaoSessionError ? 'session_unavailable' : codeForStatus(status),
+    );
+  };
+
+  const router = express.Router() as KakaoAuthRouter;
+  const initialize = passport.initialize();
+  const restoreSession = passport.session();
+
+  router.use(function kakaoSession(req: Request, res: Response, next: NextFunction) {
+    if (!req.session) {
+      next(
+        new Error(
+          'kakaoAuth needs express-session mounted before it: app.use(session({...})); app.use(kakaoAuth({...})).',
+        ),
+      );
+      return;
+    }
+    initialize(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      restoreSession(req, res, (err2?: unknown) => {
+        if (err2) return next(err2);
+        const user = req.user as KakaoSessionUser | undefined;
+        if (user && !(typeof user.authTime === 'number' && now() - user.authTime < maxSessionAgeMs)) {
+          // Absolute lifetime reached (or a session from an older layout): the user logs in again.
+          req.user = undefined;
+          req.session.destroy(() => next());
+          return;
+        }
+        next();
+      });
+    });
+  });
+
+  router.get(loginPath, function kakaoLoginStart(req: Request, res: Response, next: NextFunction) {
+    if (!allowStart(req.ip ?? 'unknown')) {
+      fail(req, res, 429, 'too_many_logins');
+      return;
+    }
+    const returnTo = sanitizeReturnTo(req.query.returnTo, { origin: appOrigin, reservedPrefixes });
+    passport.authenticate('kakao', { session: false, returnTo } as AuthenticateOptions, (err: unknown) => {
+      if (err) failWithError(req, res, err);
+      else next();
+    })(req, res, next);
+  });
+
+  router.get(callbackPath, function kakaoCallback(req: Request, res: Response, next: NextFunction) {
+    res.set('Cache-Control', 'no-store');
+    res.set('Referrer-Policy', 'no-referrer');
+    passport.authenticate(
+      'kakao',
+      (
+        err: unknown,
+        user: KakaoSessionUser | false,
+        info: (KakaoLoginFailure & { returnTo?: string; tokens?: KakaoTokenSet }) | undefined,
+      ) => {
+        if (err) {
+          failWithError(req, res, err);
+          return;
+        }
+        if (!user) {
+          const code = info?.code ?? 'authorization_failed';
+          res.redirect(
+            302,
+            `${failureRedirect}${failureRedirect.includes('?') ? '&' : '?'}login_error=${encodeURIComponent(code)}`,
+          );
+          return;
+        }
+        req.logIn(user, (loginErr?: unknown) => {
+          if (loginErr) {
+            failWithError(
+              req,
+              res,
+              new KakaoSessionError('The session could not be saved', { cause: loginErr }),
+            );
+            return;
+          }
+          const tokens = info?.tokens as KakaoTokenResponse | undefined;
+          const stored = tokens
+            ? vault.save({ userId: user.id, sessionId: req.sessionID }, tokens)
+            : Promise.resolve();
+          stored.then(
+            () => {
+              // Checked again right before use, in case anything else wrote the value.
+              res.redirect(302, sanitizeReturnTo(info?.returnTo, { origin: appOrigin, reservedPrefixes }));
+            },
+            (storeErr: unknown) => {
+              req.session.destroy(() => failWithError(req, res, storeErr));
+            },
+          );
+        });
+      },
+    )(req, res, next);
+  });
+
+  router.all(callbackPath, function kakaoCallbackMethod(req: Request, res: Response) {
+    res.set('Allow', 'GET');
+    fail(req, res, 405, 'method_not_allowed');
+  });
+
+  router.post(logoutPath, function kakaoLogout(req: Request, res: Response) {
+    res.set('Cache-Control', 'no-store');
+    if (!isSameOriginPost(req.headers, appOrigin)) {
+      logger({ level: 'warn', event: 'logout_refused', reason: 'cross_origin', ip: req.ip });
+      fail(req, res, 403, 'forbidden_origin');
+      return;
+    }
+    const user = req.user as KakaoSessionUser | undefined;
+    const key = user ? { userId: user.id, sessionId: req.sessionID } : undefined;
+    const kakaoLogout = key
+      ? vault
+          .load(key)
+          .then((tokens) => (tokens ? strategy.client.logout(tokens.accessToken) : undefined))
+          .catch((err: unknown) => {
+            // Best effort: the local logout completes whatever Kakao says.
+            logger({
+              level: 'warn',
+              event: 'kakao_logout_failed',
+              reason: isKakaoError(err) ? err.code : 'unexpected',
+              userId: user?.id,
+            });
+          })
+          .then(() => vault.delete(key))
+      : Promise.resolve();
+    kakaoLogout.then(
+      () => {
+        req.session.destroy((err?: unknown) => {
+          if (err) {
+            failWithError(
+              req,
+              res,
+              new KakaoSessionError('The session could not be destroyed', { cause: err }),
+            );
+            return;
+          }
+          const cookie = req.session?.cookie;
+          res.clearCookie(cookieName, {
+            path: cookie?.path ?? '/',
+            httpOnly: true,
+            ...(cookie?.secure !== undefined && { secure: Boolean(cookie.secure) }),
+            ...(cookie?.sameSite !== undefined && { sameSite: cookie.sameSite }),
+            ...(cookie?.domain !== undefined && { domain: cookie.domain }),
+          });
+          if (user) logger({ level: 'info', event: 'logout', userId: user.id, ip: req.ip });
+          res.redirect(302, logoutRedirect);
+        });
+      },
+      (err: unknown) => failWithError(req, res, err),
+    );
+  });
+
+  router.all(logoutPath, function kakaoLogoutMethod(req: Request, res: Response) {
+    res.set('Allow', 'POST');
+    fail(req, res, 405, 'method_not_allowed');
+  });
+
+  const userKey = (req: Request) => {
+    const user = req.user as KakaoSessionUser | undefined;
+    return user ? { userId: user.id, sessionId: req.sessionID } : undefined;
+  };
+
+  async function endSessionOnReauth<T>(req: Request, run: (key: TokenRecordKey) => Promise<T>): Promise<T> {
+    const key = userKey(req);
+    if (!key) throw new ReauthRequiredError('Not logged in');
+    try {
+      return await run(key);
+    } catch (err) {
+      if (err instanceof ReauthRequiredError) {
+        logger({
+          level: 'info',
+          event: 'session_ended',
+          reason: 'reauth_required',
+          userId: key.userId,
+          ip: req.ip,
+        });
+        req.user = undefined;
+        await new Promise<void>((resolve) => req.session.destroy(() => resolve()));
+      }
+      throw err;
+    }
+  }
+
+  Object.defineProperties(router, {
+    strategy: { value: strategy, enumerable: true },
+    vault: { value: vault, enumerable: true },
+    getTokens: {
+      value: async (req: Request) => {
+        const key = userKey(req);
+        return key && vault.load(key);
+      },
+    },
+    getAccessToken: {
+      value: (req: Request) => endSessionOnReauth(req, (key) => vault.getAccessToken(key)),
+    },
+    withAccessToken: {
+      value: <T>(req: Request, call: (accessToken: string) => Promise<T>) =>
+        endSessionOnReauth(req, async (key) => {
+          const accessToken = await vault.getAccessToken(key);
+          try {
+            return await call(accessToken);
+          } catch (err) {
+            // Kakao refused a token we thought valid (expired early, or logged out elsewhere):
+            // refresh once, unless a concurrent request already did, and try again.
+            if (!(err instanceof KakaoApiError && err.apiCode === -401)) throw err;
+            return call(await vault.getAccessToken(key, { rejected: accessToken }));
+          }
+        }),
+    },
+  });
+  return router;
+}

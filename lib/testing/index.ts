@@ -1,0 +1,18 @@
+/**
+ * `kakao-login-express/testing`: a faithful local Kakao (kauth + kapi) for tests, demos and CI.
+ *
+ * Deliberately not exported: the handlers, the state model and the wire helpers. They are internal so the
+ * emulator can follow Kakao's behaviour without breaking callers; drive it over HTTP and through
+ * {@link KakaoEmulator}.
+ */
+export { createKakaoEmulator, EMULATOR_ENDPOINTS } from './emulator';
+export { DEFAULT_CONSENT_ITEMS, SEEDED_USERS } from './users';
+export type {
+  EmulatorEndpoint,
+  EmulatorFault,
+  EmulatorRequest,
+  EmulatorUser,
+  EmulatorUserInit,
+  KakaoEmulator,
+  KakaoEmulatorOptions,
+} from './types';

@@ -1,0 +1,244 @@
+/**
+ * Public types of the Kakao emulator (`kakao-login-express/testing`).
+ */
+
+/** Options of {@link createKakaoEmulator}. Every option is optional; the defaults describe a typical REST app. */
+export interface KakaoEmulatorOptions {
+  /** Interface to bind. Default `'127.0.0.1'`. */
+  host?: string;
+  /** Port to bind. Default `0` (any free port; read the real one from `emulator.url`). */
+  port?: number;
+  /** The app's REST API key (`client_id`). Default `'emulator-rest-api-key'`. */
+  clientID?: string;
+  /**
+   * Client secret. When set, the token endpoint requires it as `client_secret` in the form body
+   * (`client_secret_post`, the only method Kakao supports) and answers KOE010 otherwise. Default unset.
+   */
+  clientSecret?: string;
+  /**
+   * Registered redirect URIs, compared byte for byte (KOE006 error page otherwise). Default unset: any
+   * absolute http(s) URI without a fragment is accepted, a convenience real Kakao does not offer.
+   */
+  redirectUris?: string[];
+  /** Registered logout redirect URIs for `/oauth/logout` (KOE007 page otherwise). Default unset: any absolute http(s) URI. */
+  logoutRedirectUris?: string[];
+  /**
+   * Skip the consent page: `/oauth/authorize` signs in at once as the user named by `login_hint` (matched
+   * against id or email), else `autoApproveUserId`, and grants every requested item that user can grant.
+   * `prompt=none` keeps its rules. Default `false`.
+   */
+  autoApprove?: boolean;
+  /** User signed in by `autoApprove`. Default: the first user. */
+  autoApproveUserId?: string;
+  /** The users known to the emulator. Default: {@link SEEDED_USERS}. Given: replaces them. */
+  users?: EmulatorUserInit[];
+  /**
+   * Consent items configured "in the console"; requesting another id gives KOE205. Default
+   * {@link DEFAULT_CONSENT_ITEMS}.
+   */
+  consentItems?: string[];
+  /** Access-token lifetime (`expires_in`). Default `21599` (REST API apps). */
+  accessTokenTtlSeconds?: number;
+  /** Refresh-token lifetime (`refresh_token_expires_in`). Default `5183999` (two months). */
+  refreshTokenTtlSeconds?: number;
+  /** Authorization-code lifetime. Default `600`. */
+  codeTtlSeconds?: number;
+  /**
+   * Kakao's per-user token issuance limits: at most 20 access tokens per 10 minutes and 30 refresh tokens
+   * per 60 minutes, else KOE237 (400 `invalid_request`). Default `true`.
+   */
+  tokenRateLimit?: boolean;
+  /** HTTP status of `invalid_client` answers (KOE010, KOE101), which Kakao does not document. Default `401`. */
+  invalidClientStatus?: number;
+  /** `error_code` of a failed PKCE check at the token endpoint (Kakao's is undocumented). Default `'KOE320'`. */
+  pkceErrorCode?: string;
+  /** Numeric app id (`app_id` in token info and webhooks). Default `1000001`. */
+  appId?: number;
+  /** Admin key accepted as `Authorization: KakaoAK <key>` and sent on webhooks. Default `'emulator-admin-key'`. */
+  adminKey?: string;
+  /** Unlink webhook target, called by `unlinkFromKakao`. Default unset (no call). */
+  webhookUrl?: string;
+  /** Unlink webhook method: `GET` sends a query string, `POST` a form body. Default `'POST'`. */
+  webhookMethod?: 'GET' | 'POST';
+  /**
+   * OpenID Connect enabled "in the console": every code grant returns an `id_token`. Without it an ID token
+   * is issued only when `openid` was requested in `scope`. Default `false`.
+   */
+  oidc?: boolean;
+  /** `iss` of ID tokens and discovery. Default: the emulator's own origin (`emulator.url`). */
+  issuer?: string;
+  /**
+   * Shape of `GET /v2/app/users` (Kakao's docs disagree): a bare array, or `{ "elements": [...] }`.
+   * Default `'array'`.
+   */
+  appUsersShape?: 'array' | 'elements';
+  /** Serve the `/_emulator/*` control API over HTTP. Default `true`. */
+  controlApi?: boolean;
+  /** How many requests `emulator.requests` keeps (oldest dropped first). Default `10000`. */
+  maxRequestLog?: number;
+  /** Clock in milliseconds; `advanceClock` adds an offset on top. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** A running emulator. It plays both Kakao hosts: kauth (`/oauth/*`) and kapi (`/v1/*`, `/v2/*`). */
+export interface KakaoEmulator {
+  /** Origin of the emulator, e.g. `'http://127.0.0.1:53127'`. */
+  readonly url: string;
+  /** Origin to use in place of `https://kauth.kakao.com` (same as `url`). */
+  readonly authOrigin: string;
+  /** Origin to use in place of `https://kapi.kakao.com` (same as `url`). */
+  readonly apiOrigin: string;
+  /** `iss` of the ID tokens it signs. */
+  readonly issuer: string;
+  readonly clientID: string;
+  readonly clientSecret: string | undefined;
+  readonly adminKey: string;
+  readonly appId: number;
+  /** Closes the server and every socket, keep-alive and hanging ones included. Idempotent. */
+  close(): Promise<void>;
+  /**
+   * Adds a user (unlinked, nothing agreed).
+   * @throws TypeError when the id is not a positive 64-bit decimal string, already exists, or a field is malformed.
+   */
+  addUser(init: EmulatorUserInit): EmulatorUser;
+  /** A snapshot of the user, or `undefined`. */
+  getUser(id: string): EmulatorUser | undefined;
+  /** Every (or that user's) access token now answers -401 "this access token is already expired". */
+  expireAccessTokens(userId?: string): void;
+  /** Every (or that user's) refresh token now answers KOE322. */
+  expireRefreshTokens(userId?: string): void;
+  /**
+   * Sets the remaining lifetime of the user's live refresh tokens, e.g. below 30 days to make the next
+   * refresh rotate.
+   * @throws TypeError when `seconds` is not a finite number.
+   */
+  setRefreshTokenRemaining(userId: string, seconds: number): void;
+  /**
+   * Moves the emulator clock forward.
+   * @throws TypeError when `ms` is not a finite number.
+   */
+  advanceClock(ms: number): void;
+  /**
+   * Adds a fault; faults apply in insertion order, each `times` times.
+   * @throws TypeError when the fault is malformed.
+   */
+  injectFault(fault: EmulatorFault): void;
+  clearFaults(): void;
+  /**
+   * The user disconnects the app from Kakao's side: tokens revoked, consents removed, user unlinked, then the
+   * unlink webhook is called (`Authorization: KakaoAK <admin key>`; `app_id`, `user_id`, `referrer_type` as
+   * GET query or POST form; no redirects followed; 3 s timeout).
+   * Resolves with the webhook's HTTP status, or `undefined` when no webhook is set or it could not be reached.
+   * @throws TypeError when the user does not exist.
+   */
+  unlinkFromKakao(userId: string, referrerType?: string): Promise<number | undefined>;
+  /** Requests received, in order (at most `maxRequestLog`). */
+  readonly requests: readonly EmulatorRequest[];
+  /** Number of requests to that endpoint since start or `resetRequests()`. */
+  count(endpoint: EmulatorEndpoint): number;
+  resetRequests(): void;
+  /** Every access token, refresh token, ID token and authorization code issued so far. */
+  issuedSecrets(): string[];
+}
+
+/** What a request was addressed to. */
+export type EmulatorEndpoint =
+  | 'authorize'
+  | 'authorize_decision'
+  | 'token'
+  | 'user_me'
+  | 'logout'
+  | 'unlink'
+  | 'access_token_info'
+  | 'account_logout'
+  | 'user_ids'
+  | 'app_users'
+  | 'oidc_discovery'
+  | 'jwks'
+  | 'oidc_userinfo'
+  | 'tokeninfo'
+  | 'avatar'
+  | 'control'
+  | 'other';
+
+/** One request as the emulator received it. */
+export interface EmulatorRequest {
+  endpoint: EmulatorEndpoint;
+  method: string;
+  path: string;
+  /** Query parameters; repeated keys are kept as arrays. */
+  query: Record<string, string | string[]>;
+  /** Parsed `application/x-www-form-urlencoded` body, empty otherwise. */
+  form: Record<string, string | string[]>;
+  headers: Record<string, string | string[] | undefined>;
+  /** Emulator clock, in ms. */
+  at: number;
+}
+
+/** A misbehaviour to inject, for testing how a client copes with Kakao being down or odd. */
+export interface EmulatorFault {
+  endpoint: EmulatorEndpoint;
+  /**
+   * `html_500`: 500 with an HTML body. `non_json`: 200 with an HTML body. `delay`: wait `delayMs`, then answer
+   * normally. `hang`: never answer (until `close()`). `redirect`: 307 to `location`. `status`: a custom raw answer.
+   */
+  kind: 'html_500' | 'non_json' | 'delay' | 'hang' | 'redirect' | 'status';
+  /** For `delay`. Default `1000`. */
+  delayMs?: number;
+  /** For `status`. Default `500`. */
+  status?: number;
+  /** For `status`. Default empty. */
+  body?: string;
+  /** For `status`. Default `'application/json;charset=UTF-8'`. */
+  contentType?: string;
+  /** For `redirect`. Default `'http://127.0.0.1:9/'`. */
+  location?: string;
+  /** How many requests the fault applies to. Default `Infinity`. */
+  times?: number;
+  /**
+   * Process the request normally first (codes consumed, tokens revoked…) and then answer with the fault, so
+   * a retry sees the consequences (e.g. KOE320). Default `true` for `token`, `false` elsewhere.
+   */
+  consume?: boolean;
+}
+
+/** A Kakao account known to the emulator. */
+export interface EmulatorUserInit {
+  /** Kakao user id: decimal string, up to 19 digits (beyond 2^53 is fine and intended). */
+  id: string;
+  /** Default `'User <last 4 digits>'`. */
+  nickname?: string;
+  /** Serve a personal avatar; otherwise Kakao's default picture (`is_default_image: true`). Default `false`. */
+  profileImage?: boolean;
+  email?: string;
+  /** Default `true`. */
+  emailValid?: boolean;
+  /** Default `true`. */
+  emailVerified?: boolean;
+  /** e.g. `'30~39'`. */
+  ageRange?: string;
+  /** `MMDD`. */
+  birthday?: string;
+  /** Default `'SOLAR'`. */
+  birthdayType?: 'SOLAR' | 'LUNAR';
+  /** `YYYY`. */
+  birthyear?: string;
+  gender?: 'female' | 'male';
+  /** e.g. `'+82 10-1234-5678'`. */
+  phoneNumber?: string;
+  name?: string;
+  /** Consent items this user is able and willing to grant. Default: all. */
+  grantableScopes?: string[];
+  /** Custom app user properties (`properties` in `/v2/user/me`). */
+  properties?: Record<string, string>;
+}
+
+/** A user snapshot, with the link state. */
+export interface EmulatorUser extends EmulatorUserInit {
+  /** RFC 3339 UTC time the user linked the app; absent while unlinked. */
+  connectedAt?: string;
+  /** Consent items the user has agreed to for this app. */
+  agreedScopes: string[];
+  /** Whether the user is linked (connected) to the app. */
+  linked: boolean;
+}
