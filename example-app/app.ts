@@ -106,9 +106,13 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
     ...(config.clientSecret !== undefined && { clientSecret: config.clientSecret }),
     callbackURL,
     scope: config.scopes,
+    openid: config.oidc,
     authOrigin: config.authOrigin,
     apiOrigin: config.apiOrigin,
     sessionCookieName: cookieName,
+    kakaoAccountLogoutRedirectURL: `${new URL(callbackURL).origin}/logout/kakao/callback`,
+    ...(config.adminKey !== undefined && config.appId !== undefined && { adminKey: config.adminKey, appId: config.appId }),
+    loginRateLimitPerMinute: config.loginRateLimitPerMinute,
     tokenStore: redis ? new RedisTokenStore({ client: redis, prefix: 'kle:' }) : new MemoryTokenStore(),
     tokenCipher: createTokenCipher({ keys: config.tokenKeys }),
     logger,
@@ -128,7 +132,7 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
         user: req.user as KakaoSessionUser | undefined,
         loginError,
         demoEmulatorUrl: emulatorUrl,
-        unlinkAvailable: false,
+        unlinkAvailable: true,
       }),
     );
   });

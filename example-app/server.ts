@@ -47,7 +47,7 @@ export async function startExampleApp(
   if (config.demo) {
     emulator = await createKakaoEmulator({
       redirectUris: [callbackURL],
-      logoutRedirectUris: [`${appOrigin}/`],
+      logoutRedirectUris: [`${appOrigin}/logout/kakao/callback`],
       webhookUrl: `${appOrigin}/webhooks/kakao/unlink`,
     });
     effective = {
@@ -61,6 +61,20 @@ export async function startExampleApp(
     log(`demo mode: Kakao is played by the built-in emulator at ${emulator.url} (this is NOT real Kakao)`);
   }
   const redis = config.redisUrl ? createRedisClient(config.redisUrl, options.logger) : undefined;
+  // Commands fail fast while disconnected (no offline queue), so wait briefly for the first
+  // connection; if Redis is down at start the app still starts and recovers when it returns.
+  if (redis && redis.status !== 'ready') {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, 3000);
+      function done() {
+        clearTimeout(timer);
+        redis?.off('ready', done);
+        resolve();
+      }
+      redis.once('ready', done);
+    });
+    if (redis.status !== 'ready') log('Redis is not reachable yet: requests needing it answer 503 until it is');
+  }
   const { app, auth } = createApp({
     config: effective,
     callbackURL,

@@ -1,3 +1,4 @@
+import type { IdTokenClaims } from './id-token';
 import { KakaoResponseError } from './errors';
 import type { KakaoUserMeResponse } from './kakao-types';
 
@@ -11,6 +12,10 @@ import type { KakaoUserMeResponse } from './kakao-types';
 export interface KakaoProfile {
   /** Always `'kakao'`. */
   provider: 'kakao';
+  /** OpenID Connect mode only: the verified ID token's issuer; the user is identified by (`issuer`, `id`). */
+  issuer?: string;
+  /** OpenID Connect mode only: the verified ID-token claims (`sub`, `nickname`, `picture`, `email`, …). */
+  idTokenClaims?: IdTokenClaims;
   /** The 64-bit Kakao user id as an exact decimal string (19-digit ids are not rounded). */
   id: string;
   /** The nickname (`kakao_account.profile.nickname`, falling back to the legacy `properties.nickname`). */

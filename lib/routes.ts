@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import type {} from 'express-session';
+import type { Store as SessionStore } from 'express-session';
 import { Passport, type AuthenticateOptions } from 'passport';
 import {
   DEFAULT_API_ORIGIN,
   DEFAULT_AUTH_ORIGIN,
   checkOptionNames,
   configError,
+  requireAbsoluteUrl,
   requireOrigin,
   requirePositiveInt,
   requireString,
@@ -24,6 +25,7 @@ import { KakaoClient } from './kakao-client';
 import type { KakaoTokenResponse } from './kakao-types';
 import { consoleLogger, type KakaoLogger } from './logger';
 import { isSameOriginPost } from './origin-check';
+import { randomToken, safeEqual } from './pkce';
 import type { KakaoProfile } from './profile';
 import { createRateLimiter } from './rate-limit';
 import { sanitizeReturnTo, DEFAULT_RESERVED_PREFIXES } from './return-to';
@@ -36,6 +38,7 @@ import {
 import { createTokenCipher, generateKeyRing, type TokenCipher } from './token-cipher';
 import { MemoryTokenStore, type TokenRecordKey, type TokenStore } from './token-store';
 import { TokenVault, type KakaoTokens } from './tokens';
+import { createUnlinkWebhookHandler, type UnlinkEvent } from './unlink-webhook';
 
 /** What kakaoAuth keeps in the session for a logged-in user: what pages need, nothing secret. */
 export interface KakaoSessionUser {
@@ -82,6 +85,22 @@ export interface KakaoAuthOptions extends Partial<KakaoStrategyOptionsBase> {
   logoutTimeoutMs?: number;
   /** Renders error pages (502/503/504/429/405/403). Default: a minimal HTML page with a correlation id. */
   renderError?: (req: Request, res: Response, error: KakaoRouteError) => void;
+  /**
+   * The "Logout Redirect URI" registered in the Kakao console (absolute). When set, `POST /logout?kakaoAccount=1`
+   * also ends the Kakao browser session through Kakao's account logout page, which returns to this
+   * URL (mounted as a GET route, state checked). Default: unset (feature off).
+   */
+  kakaoAccountLogoutRedirectURL?: string;
+  /** User-initiated unlink (POST, same-origin): revokes the app's Kakao link and ends all the user's sessions. Default `/unlink`; `false` to turn off. */
+  unlinkPath?: string | false;
+  /** The admin key (Kakao console → App keys). With `appId`, mounts the unlink webhook. Server-side only. */
+  adminKey?: string;
+  /** The numeric app id, checked on the unlink webhook. */
+  appId?: string;
+  /** Path of the unlink webhook (register it in the console). Default `/webhooks/kakao/unlink`. */
+  webhookPath?: string;
+  /** Called after the webhook removed a user's tokens and sessions, to delete the app's own data. */
+  onUnlink?: (event: UnlinkEvent) => Promise<void>;
 }
 
 /** An error answer of the routes, as handed to `renderError`. */
@@ -131,6 +150,11 @@ const STRATEGY_OPTIONS = [
   'now',
   'logger',
   'client',
+  'openid',
+  'issuer',
+  'jwksUri',
+  'clockToleranceSec',
+  'idTokenMaxAgeSec',
 ] as const;
 const ROUTE_OPTIONS = [
   'strategy',
@@ -146,7 +170,15 @@ const ROUTE_OPTIONS = [
   'loginRateLimitPerMinute',
   'logoutTimeoutMs',
   'renderError',
+  'kakaoAccountLogoutRedirectURL',
+  'unlinkPath',
+  'adminKey',
+  'appId',
+  'webhookPath',
+  'onUnlink',
 ] as const;
+
+const LOGOUT_STATE_KEY = 'kakaoLogoutState';
 
 const WHAT = 'kakaoAuth';
 
@@ -307,8 +339,49 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
           now,
         });
   const renderError = options.renderError ?? defaultRenderError;
-  const reservedPrefixes = [...DEFAULT_RESERVED_PREFIXES, loginPath, callbackPath, logoutPath];
   const appOrigin = strategy.appOrigin;
+  const accountLogout =
+    options.kakaoAccountLogoutRedirectURL === undefined
+      ? undefined
+      : (() => {
+          const url = requireAbsoluteUrl(
+            WHAT,
+            'kakaoAccountLogoutRedirectURL',
+            options.kakaoAccountLogoutRedirectURL,
+            'registered as a Logout Redirect URI in the Kakao console, e.g. https://app.example/logout/kakao/callback',
+          );
+          if (new URL(url).origin !== appOrigin) {
+            throw configError(`${WHAT}: "kakaoAccountLogoutRedirectURL" must be on the app's origin (${appOrigin}).`);
+          }
+          return { url, path: new URL(url).pathname };
+        })();
+  const unlinkPath = options.unlinkPath === false ? undefined : requirePath('unlinkPath', options.unlinkPath, '/unlink');
+  const webhookPath = requirePath('webhookPath', options.webhookPath, '/webhooks/kakao/unlink');
+  if ((options.adminKey === undefined) !== (options.appId === undefined)) {
+    throw configError(
+      `${WHAT}: the unlink webhook needs both "adminKey" and "appId" (Kakao console → App → App keys / App ID); got only one.`,
+    );
+  }
+  const webhook =
+    options.adminKey === undefined || options.appId === undefined
+      ? undefined
+      : {
+          adminKey: requireString(WHAT, 'adminKey', options.adminKey, 'the admin key from the Kakao console'),
+          appId: requireString(WHAT, 'appId', String(options.appId), 'the numeric app id'),
+        };
+  const onUnlink = options.onUnlink;
+  if (onUnlink !== undefined && typeof onUnlink !== 'function') {
+    throw configError(`${WHAT}: "onUnlink" must be an async function receiving { userId, appId, referrerType }.`);
+  }
+  const reservedPrefixes = [
+    ...DEFAULT_RESERVED_PREFIXES,
+    loginPath,
+    callbackPath,
+    logoutPath,
+    webhookPath,
+    ...(unlinkPath ? [unlinkPath] : []),
+    ...(accountLogout ? [accountLogout.path] : []),
+  ];
 
   const vault = new TokenVault({
     store: options.tokenStore ?? new MemoryTokenStore({ now }),
@@ -443,15 +516,57 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     fail(req, res, 405, 'method_not_allowed');
   });
 
-  router.post(logoutPath, function kakaoLogout(req: Request, res: Response) {
-    res.set('Cache-Control', 'no-store');
-    if (!isSameOriginPost(req.headers, appOrigin)) {
-      logger({ level: 'warn', event: 'logout_refused', reason: 'cross_origin', ip: req.ip });
-      fail(req, res, 403, 'forbidden_origin');
-      return;
+  /** Destroys this request's session and expires its cookie (same name and attributes). */
+  const endThisSession = (req: Request, res: Response): Promise<void> => {
+    const cookie = req.session.cookie;
+    return new Promise<void>((resolve, reject) => {
+      req.session.destroy((err?: unknown) => {
+        if (err) {
+          reject(new KakaoSessionError('The session could not be destroyed', { cause: err }));
+          return;
+        }
+        res.clearCookie(cookieName, {
+          path: cookie.path ?? '/',
+          httpOnly: true,
+          ...(cookie.secure !== undefined && { secure: Boolean(cookie.secure) }),
+          ...(cookie.sameSite !== undefined && { sameSite: cookie.sameSite }),
+          ...(cookie.domain !== undefined && { domain: cookie.domain }),
+        });
+        resolve();
+      });
+    });
+  };
+
+  /** Deletes every stored token set of the user and ends every session that holds one. */
+  const endAllSessionsOf = async (userId: string, sessionStore: SessionStore | undefined): Promise<number> => {
+    const records = (await vault.store.listUserRecords?.(userId)) ?? [];
+    if (sessionStore) {
+      await Promise.all(
+        records.map(
+          (record) =>
+            new Promise<void>((resolve, reject) =>
+              sessionStore.destroy(record.sessionId, (err?: unknown) => (err ? reject(err) : resolve())),
+            ),
+        ),
+      );
     }
+    await vault.store.deleteUser(userId);
+    return records.length;
+  };
+
+  const refuseCrossSite = (req: Request, res: Response, action: string): boolean => {
+    res.set('Cache-Control', 'no-store');
+    if (isSameOriginPost(req.headers, appOrigin)) return false;
+    logger({ level: 'warn', event: `${action}_refused`, reason: 'cross_origin', ip: req.ip });
+    fail(req, res, 403, 'forbidden_origin');
+    return true;
+  };
+
+  router.post(logoutPath, function kakaoLogout(req: Request, res: Response) {
+    if (refuseCrossSite(req, res, 'logout')) return;
     const user = req.user as KakaoSessionUser | undefined;
     const key = user ? { userId: user.id, sessionId: req.sessionID } : undefined;
+    const withKakaoAccount = accountLogout !== undefined && req.query.kakaoAccount === '1';
     const kakaoLogout = key
       ? vault
           .load(key)
@@ -462,42 +577,108 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
               level: 'warn',
               event: 'kakao_logout_failed',
               reason: isKakaoError(err) ? err.code : 'unexpected',
-              userId: user?.id,
+              userId: key.userId,
             });
           })
           .then(() => vault.delete(key))
       : Promise.resolve();
-    kakaoLogout.then(
-      () => {
-        req.session.destroy((err?: unknown) => {
-          if (err) {
-            failWithError(
-              req,
-              res,
-              new KakaoSessionError('The session could not be destroyed', { cause: err }),
-            );
+    kakaoLogout
+      .then(() => endThisSession(req, res))
+      .then(
+        () => {
+          if (user) logger({ level: 'info', event: 'logout', userId: user.id, ip: req.ip });
+          if (!withKakaoAccount || !accountLogout) {
+            res.redirect(302, logoutRedirect);
             return;
           }
-          const cookie = req.session?.cookie;
-          res.clearCookie(cookieName, {
-            path: cookie?.path ?? '/',
-            httpOnly: true,
-            ...(cookie?.secure !== undefined && { secure: Boolean(cookie.secure) }),
-            ...(cookie?.sameSite !== undefined && { sameSite: cookie.sameSite }),
-            ...(cookie?.domain !== undefined && { domain: cookie.domain }),
+          // Kakao's account logout ends the Kakao browser session too and comes back with our
+          // state; the state lives in a fresh, anonymous session.
+          req.sessionStore.regenerate(req, (err?: unknown) => {
+            if (err) {
+              res.redirect(302, logoutRedirect);
+              return;
+            }
+            const state = randomToken(32);
+            (req.session as unknown as Record<string, unknown>)[LOGOUT_STATE_KEY] = state;
+            req.session.save(() => {
+              const url = new URL(`${strategy.client.authOrigin}/oauth/logout`);
+              url.searchParams.set('client_id', strategy.client.clientID);
+              url.searchParams.set('logout_redirect_uri', accountLogout.url);
+              url.searchParams.set('state', state);
+              res.redirect(302, url.toString());
+            });
           });
-          if (user) logger({ level: 'info', event: 'logout', userId: user.id, ip: req.ip });
-          res.redirect(302, logoutRedirect);
-        });
-      },
-      (err: unknown) => failWithError(req, res, err),
-    );
+        },
+        (err: unknown) => failWithError(req, res, err),
+      );
   });
 
   router.all(logoutPath, function kakaoLogoutMethod(req: Request, res: Response) {
     res.set('Allow', 'POST');
     fail(req, res, 405, 'method_not_allowed');
   });
+
+  if (accountLogout) {
+    router.get(accountLogout.path, function kakaoAccountLogoutReturn(req: Request, res: Response) {
+      res.set('Cache-Control', 'no-store');
+      const session = req.session as unknown as Record<string, unknown>;
+      const expected = session[LOGOUT_STATE_KEY];
+      const state = req.query.state;
+      const ok = typeof expected === 'string' && typeof state === 'string' && safeEqual(state, expected);
+      if (!ok) logger({ level: 'warn', event: 'account_logout_return', reason: 'state_mismatch', ip: req.ip });
+      const finish = () => res.redirect(302, logoutRedirect);
+      if (expected === undefined) finish();
+      else endThisSession(req, res).then(finish, finish);
+    });
+  }
+
+  if (unlinkPath) {
+    router.post(unlinkPath, function kakaoUnlink(req: Request, res: Response) {
+      if (refuseCrossSite(req, res, 'unlink')) return;
+      const user = req.user as KakaoSessionUser | undefined;
+      if (!user) {
+        res.redirect(302, logoutRedirect);
+        return;
+      }
+      const sessionStore = req.sessionStore;
+      router
+        .withAccessToken(req, (accessToken) => strategy.client.unlink(accessToken))
+        .then(() => endAllSessionsOf(user.id, sessionStore))
+        .then(() => (req.session ? endThisSession(req, res) : undefined))
+        .then(
+          () => {
+            logger({ level: 'info', event: 'unlinked', reason: 'user', userId: user.id, ip: req.ip });
+            res.redirect(302, logoutRedirect);
+          },
+          (err: unknown) => {
+            if (err instanceof ReauthRequiredError) res.redirect(302, logoutRedirect);
+            else failWithError(req, res, err);
+          },
+        );
+    });
+    router.all(unlinkPath, function kakaoUnlinkMethod(req: Request, res: Response) {
+      res.set('Allow', 'POST');
+      fail(req, res, 405, 'method_not_allowed');
+    });
+  }
+
+  if (webhook) {
+    let sessionStore: SessionStore | undefined;
+    const handler = createUnlinkWebhookHandler({
+      adminKey: webhook.adminKey,
+      appId: webhook.appId,
+      logger,
+      onUnlink: async (event) => {
+        await endAllSessionsOf(event.userId, sessionStore);
+        logger({ level: 'info', event: 'unlinked', reason: event.referrerType ?? 'webhook', userId: event.userId });
+        if (onUnlink) await onUnlink(event);
+      },
+    });
+    router.all(webhookPath, function kakaoUnlinkWebhook(req: Request, res: Response, next: NextFunction) {
+      sessionStore = req.sessionStore;
+      handler(req, res, next);
+    });
+  }
 
   const userKey = (req: Request) => {
     const user = req.user as KakaoSessionUser | undefined;

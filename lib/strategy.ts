@@ -18,7 +18,8 @@ import {
   requireString,
   type KakaoPrompt,
 } from './config';
-import { KakaoSessionError, KakaoTokenError, isKakaoError } from './errors';
+import { IdTokenError, KakaoSessionError, KakaoTokenError, isKakaoError } from './errors';
+import { createIdTokenVerifier, type IdTokenClaims, type IdTokenVerifier } from './id-token';
 import { KakaoClient } from './kakao-client';
 import type { KakaoTokenResponse } from './kakao-types';
 import { consoleLogger, type KakaoLogger } from './logger';
@@ -47,6 +48,7 @@ export type KakaoLoginFailureCode =
   | 'interaction_required'
   | 'authorization_failed'
   | 'code_rejected'
+  | 'id_token_invalid'
   | 'user_rejected';
 
 /** What `fail()` receives: Passport's `{ message }` plus a stable `code`. */
@@ -67,6 +69,7 @@ export const LOGIN_FAILURE_MESSAGES: Readonly<Record<KakaoLoginFailureCode, stri
   interaction_required: 'Kakao needs you to complete a step first.',
   authorization_failed: 'Kakao could not authorize this login.',
   code_rejected: 'Kakao did not accept the login code (it may have been used already).',
+  id_token_invalid: 'The login could not be verified.',
   user_rejected: 'This account cannot sign in here.',
 });
 
@@ -133,6 +136,19 @@ export interface KakaoStrategyOptionsBase {
   logger?: KakaoLogger;
   /** A ready client (shared with other components); when given, the origin/timeout/fetch options must be unset. */
   client?: KakaoClient;
+  /**
+   * OpenID Connect mode: adds `openid` to the scope, sends a per-login `nonce` and requires a
+   * verified ID token before the verify callback runs. Default false.
+   */
+  openid?: boolean;
+  /** Expected ID-token issuer. Default: the auth origin (`https://kauth.kakao.com`). */
+  issuer?: string;
+  /** JWKS URL. Default: `<auth origin>/.well-known/jwks.json`. */
+  jwksUri?: string;
+  /** Allowed clock skew for ID tokens in seconds (at most 60). Default 60. */
+  clockToleranceSec?: number;
+  /** Maximum age of an ID token's `iat` in seconds. Default 600. */
+  idTokenMaxAgeSec?: number;
 }
 
 /** Options for a verify callback without the request. */
@@ -175,6 +191,11 @@ const KNOWN_OPTIONS = [
   'now',
   'logger',
   'client',
+  'openid',
+  'issuer',
+  'jwksUri',
+  'clockToleranceSec',
+  'idTokenMaxAgeSec',
   'passReqToCallback',
 ] as const;
 
@@ -193,6 +214,9 @@ interface ResolvedOptions {
   limits: TransactionLimits;
   sessionKey: string;
   propertyKeys: readonly string[] | undefined;
+  /** Set in OpenID Connect mode. */
+  idTokens: IdTokenVerifier | undefined;
+  issuer: string;
   now: () => number;
   logger: KakaoLogger;
   passReqToCallback: boolean;
@@ -267,7 +291,7 @@ function resolve(options: KakaoStrategyOptionsBase & { passReqToCallback?: boole
   if (options.logger !== undefined && typeof options.logger !== 'function') {
     throw configError(`${WHAT}: "logger" must be a function receiving one event object.`);
   }
-  const resolved: ResolvedOptions = {
+  const resolved: { -readonly [K in keyof ResolvedOptions]: ResolvedOptions[K] } = {
     clientID,
     callbackURL,
     callbackPath: callback.pathname,
@@ -297,7 +321,37 @@ function resolve(options: KakaoStrategyOptionsBase & { passReqToCallback?: boole
     now: options.now ?? Date.now,
     logger: options.logger ?? consoleLogger,
     passReqToCallback: options.passReqToCallback === true,
+    idTokens: undefined,
+    issuer: client.authOrigin,
   };
+  if (options.openid !== undefined && typeof options.openid !== 'boolean') {
+    throw configError(`${WHAT}: "openid" must be true or false.`);
+  }
+  if (options.openid) {
+    const issuer = requireString(WHAT, 'issuer', options.issuer ?? client.authOrigin, 'https://kauth.kakao.com');
+    const clockToleranceSec = requirePositiveInt(WHAT, 'clockToleranceSec', options.clockToleranceSec, 60);
+    if (clockToleranceSec > 60) throw configError(`${WHAT}: "clockToleranceSec" must be at most 60.`);
+    resolved.issuer = issuer;
+    resolved.scope = Object.freeze(resolved.scope.includes('openid') ? resolved.scope : ['openid', ...resolved.scope]);
+    resolved.idTokens = createIdTokenVerifier({
+      issuer,
+      clientID,
+      jwksUri: requireAbsoluteUrl(
+        WHAT,
+        'jwksUri',
+        options.jwksUri ?? `${client.authOrigin}/.well-known/jwks.json`,
+        'such as https://kauth.kakao.com/.well-known/jwks.json',
+      ),
+      clockToleranceSec,
+      maxAgeSec: requirePositiveInt(WHAT, 'idTokenMaxAgeSec', options.idTokenMaxAgeSec, 600),
+      ...(options.fetch !== undefined && { fetch: options.fetch }),
+      ...(options.now !== undefined && { now: options.now }),
+    });
+  } else {
+    for (const name of ['issuer', 'jwksUri', 'clockToleranceSec', 'idTokenMaxAgeSec'] as const) {
+      if (options[name] !== undefined) throw configError(`${WHAT}: "${name}" only applies with "openid: true".`);
+    }
+  }
   return { resolved: Object.freeze(resolved), client };
 }
 
@@ -412,7 +466,7 @@ export class KakaoStrategy extends OAuth2Strategy {
     const session = req.session as unknown as SessionWithBag;
     const existing = session[o.sessionKey];
     const bag: TransactionBag = isTransactionBag(existing) ? existing : {};
-    const transaction = openTransaction(bag, { returnTo, withNonce: false, now: o.now() }, o.limits);
+    const transaction = openTransaction(bag, { returnTo, withNonce: o.idTokens !== undefined, now: o.now() }, o.limits);
     session[o.sessionKey] = bag;
     const url = buildAuthorizeUrl({
       authOrigin: o.authOrigin,
@@ -513,6 +567,24 @@ export class KakaoStrategy extends OAuth2Strategy {
       self.error(err);
       return;
     }
+    let claims: IdTokenClaims | undefined;
+    if (o.idTokens) {
+      try {
+        if (tokens.id_token === undefined) throw new IdTokenError('missing');
+        claims = await o.idTokens.verify(tokens.id_token, {
+          nonce: transaction.nonce,
+          accessToken: tokens.access_token,
+        });
+      } catch (err) {
+        if (err instanceof IdTokenError) {
+          this._fail(self, req, 'id_token_invalid', 401, `id_token_${err.reason}`);
+          return;
+        }
+        this._logError(req, 'jwks', err);
+        self.error(err);
+        return;
+      }
+    }
     let profile: KakaoProfile;
     try {
       const me = await this.client.getUser(
@@ -524,6 +596,14 @@ export class KakaoStrategy extends OAuth2Strategy {
       this._logError(req, 'user_me', err);
       self.error(err);
       return;
+    }
+    if (claims) {
+      // The user is who the ID token says; a user-info answer about someone else ends the login.
+      if (claims.sub !== profile.id) {
+        this._fail(self, req, 'id_token_invalid', 401, 'id_token_sub_mismatch');
+        return;
+      }
+      profile = withClaims(profile, claims, o.issuer);
     }
     const done: KakaoVerifyCallback = (err, user, info) => {
       if (err) {
@@ -569,4 +649,20 @@ export class KakaoStrategy extends OAuth2Strategy {
       (err: unknown) => done(err),
     );
   }
+}
+
+/**
+ * The profile in OpenID Connect mode: Kakao's `/v2/user/me` answer, completed with the verified
+ * claims (`nickname`, `picture`, `email` fill gaps; the claims are kept whole in `idTokenClaims`).
+ */
+function withClaims(profile: KakaoProfile, claims: IdTokenClaims, issuer: string): KakaoProfile {
+  const nickname = profile.nickname ?? (typeof claims.nickname === 'string' ? claims.nickname : undefined);
+  const image = profile.image ?? (typeof claims.picture === 'string' ? claims.picture : undefined);
+  return {
+    ...profile,
+    issuer,
+    idTokenClaims: claims,
+    ...(nickname !== undefined && { nickname, displayName: profile.displayName ?? nickname }),
+    ...(image !== undefined && { image }),
+  };
 }

@@ -11,7 +11,10 @@ export interface KakaoTokens {
   accessToken: string;
   refreshToken: string;
   idToken?: string;
-  /** Epoch ms at which the access token expires. */
+  /**
+   * Epoch ms from which the access token counts as expired and gets refreshed: Kakao's expiry less
+   * the refresh skew (a minute by default; at most half the token's lifetime).
+   */
   accessTokenExpiresAt: number;
   /** Epoch ms at which the refresh token expires. */
   refreshTokenExpiresAt: number;
@@ -91,7 +94,7 @@ export class TokenVault {
     const record: TokenRecord = {
       a: tokens.access_token,
       r: tokens.refresh_token,
-      e: now + tokens.expires_in * 1000,
+      e: this.#refreshDue(now, tokens.expires_in),
       x: now + tokens.refresh_token_expires_in * 1000,
       ...(tokens.id_token !== undefined && { i: tokens.id_token }),
       ...(tokens.scope !== undefined && { s: tokens.scope }),
@@ -132,7 +135,13 @@ export class TokenVault {
   }
 
   #needsRefresh(record: TokenRecord, rejected: string | undefined): boolean {
-    return record.e - this.#refreshSkewMs <= this.#now() || record.a === rejected;
+    return record.e <= this.#now() || record.a === rejected;
+  }
+
+  /** When to refresh a token that lives `expiresInSeconds`: the skew early, but never in the first half of its life. */
+  #refreshDue(now: number, expiresInSeconds: number): number {
+    const lifetime = expiresInSeconds * 1000;
+    return now + Math.max(lifetime - this.#refreshSkewMs, lifetime / 2);
   }
 
   #refreshOnce(key: TokenRecordKey, rejected: string | undefined): Promise<KakaoTokens> {
@@ -200,7 +209,7 @@ export class TokenVault {
     const record: TokenRecord = {
       ...opened.record,
       a: response.access_token,
-      e: now + response.expires_in * 1000,
+      e: this.#refreshDue(now, response.expires_in),
       ...(response.refresh_token !== undefined && {
         r: response.refresh_token,
         x: now + (response.refresh_token_expires_in ?? Math.max(1, (opened.record.x - now) / 1000)) * 1000,

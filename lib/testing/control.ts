@@ -1,8 +1,9 @@
 /**
  * The control API under `/_emulator/`, for tests that run the emulator in another process. Every route maps
- * onto a method of {@link KakaoEmulator}; bodies are JSON.
+ * onto a method of {@link KakaoEmulator}; bodies are JSON. OpenID Connect: `POST rotate-signing-key`
+ * `{ keepOld? }`, `POST id-token-fault` `{ kind }` (`null` clears it), `DELETE id-token-fault`.
  */
-import type { EmulatorFault, EmulatorUserInit, KakaoEmulator } from './types';
+import type { EmulatorFault, EmulatorIdTokenFault, EmulatorUserInit, KakaoEmulator } from './types';
 import { encodeJson, type Incoming, type Reply } from './wire';
 
 /** Path prefix of the control API (and of the avatars, which are not control routes). */
@@ -53,6 +54,10 @@ export async function control(inc: Incoming, emulator: KakaoEmulator): Promise<R
     emulator.clearFaults();
     return reply(204);
   }
+  if (route === 'DELETE id-token-fault') {
+    emulator.setIdTokenFault(undefined);
+    return reply(204);
+  }
   const body = jsonBody(inc);
   const known = [
     'POST reset-requests',
@@ -63,6 +68,8 @@ export async function control(inc: Incoming, emulator: KakaoEmulator): Promise<R
     'POST advance-clock',
     'POST faults',
     'POST unlink',
+    'POST rotate-signing-key',
+    'POST id-token-fault',
   ];
   if (!known.includes(route)) return reply(404, { error: 'not_found', message: 'unknown control route' });
   if (!body) return badRequest('the body must be a JSON object sent as application/json');
@@ -91,6 +98,14 @@ export async function control(inc: Incoming, emulator: KakaoEmulator): Promise<R
       case 'POST faults':
         emulator.injectFault(body as unknown as EmulatorFault);
         return reply(201, { ok: true });
+      case 'POST rotate-signing-key':
+        await emulator.rotateSigningKey(body as { keepOld?: boolean });
+        return reply(204);
+      case 'POST id-token-fault':
+        emulator.setIdTokenFault(
+          body.kind === null ? undefined : (body.kind as EmulatorIdTokenFault | undefined),
+        );
+        return reply(204);
       default: {
         if (typeof body.userId !== 'string') return badRequest('"userId" must be a string');
         if (body.referrerType !== undefined && typeof body.referrerType !== 'string') {

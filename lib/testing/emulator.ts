@@ -7,13 +7,14 @@ import type { AddressInfo } from 'node:net';
 import { CONTROL_PREFIX, control } from './control';
 import { accessTokenInfo, appUsers, logout, oidcUserInfo, unlink, userIds, userMe } from './kapi';
 import { accountLogout, authorize, decide, token, tokenInfo } from './kauth';
-import { OidcKeys, discoveryDocument } from './oidc';
+import { ID_TOKEN_FAULTS, OidcKeys, discoveryDocument } from './oidc';
 import { normalizeOptions } from './options';
 import type { Runtime } from './runtime';
 import { EmulatorState } from './state';
 import type {
   EmulatorEndpoint,
   EmulatorFault,
+  EmulatorIdTokenFault,
   EmulatorRequest,
   EmulatorUser,
   EmulatorUserInit,
@@ -227,6 +228,7 @@ class EmulatorServer implements KakaoEmulator {
       for (const wake of this.sleepers) wake();
       this.sleepers.clear();
       this.server.close(() => resolve());
+      this.server.closeAllConnections();
     });
     return this.closing;
   }
@@ -296,6 +298,22 @@ class EmulatorServer implements KakaoEmulator {
     } catch {
       return undefined;
     }
+  }
+
+  async rotateSigningKey(options: { keepOld?: boolean } = {}): Promise<void> {
+    if (options.keepOld !== undefined && typeof options.keepOld !== 'boolean') {
+      throw new TypeError('rotateSigningKey: "keepOld" must be a boolean');
+    }
+    await this.rt.keys.rotate(options.keepOld ?? true);
+  }
+
+  setIdTokenFault(kind: EmulatorIdTokenFault | undefined): void {
+    if (kind !== undefined && !ID_TOKEN_FAULTS.includes(kind)) {
+      throw new TypeError(
+        `setIdTokenFault: "kind" must be one of ${ID_TOKEN_FAULTS.join(', ')} (or undefined)`,
+      );
+    }
+    this.rt.keys.fault = kind;
   }
 
   count(endpoint: EmulatorEndpoint): number {
@@ -426,6 +444,9 @@ class EmulatorServer implements KakaoEmulator {
       case 'control':
         return rt.settings.controlApi ? control(inc, this) : plainReply(404, 'Not Found');
       default:
+        // Browsers ask for a favicon on the consent page; answer without a console error.
+        if (inc.path === '/favicon.ico')
+          return { status: 204, headers: { 'Cache-Control': 'public, max-age=86400' }, body: '' };
         return plainReply(404, 'Not Found');
     }
   }

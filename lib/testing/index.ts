@@ -10,6 +10,7 @@ export { DEFAULT_CONSENT_ITEMS, SEEDED_USERS } from './users';
 export type {
   EmulatorEndpoint,
   EmulatorFault,
+  EmulatorIdTokenFault,
   EmulatorRequest,
   EmulatorUser,
   EmulatorUserInit,

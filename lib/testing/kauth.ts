@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { consentPage, errorPage } from './pages';
-import { SESSION_COOKIE, avatarUrl, secretEquals, type Runtime } from './runtime';
+import { SESSION_COOKIE, avatarPath, avatarUrl, secretEquals, type Runtime } from './runtime';
 import type { PendingAuthorization } from './state';
 import { canGrant, findByHint, type UserRecord } from './users';
 import {
@@ -233,7 +233,8 @@ export function authorize(inc: Incoming, rt: Runtime): Reply {
     users,
     preselectedUserId: pending.preselectedUserId,
     items: scopes.filter((item) => item !== 'openid'),
-    avatarUrl: (user) => avatarUrl(rt, user, 110),
+    // Relative, so the page also works when the browser reaches the emulator under another host name.
+    avatarUrl: (user) => avatarPath(user, 110),
   });
   return htmlReply(200, html, csp);
 }
@@ -316,10 +317,11 @@ async function idToken(
   scopes: readonly string[],
   authTime: number,
   nonce: string | undefined,
+  accessToken: string,
 ): Promise<string> {
   const iat = Math.floor(rt.state.now() / 1000);
   const agreed = (item: string): boolean => scopes.includes(item) && user.agreedScopes.includes(item);
-  const token = await rt.keys.sign({
+  const claims = {
     iss: rt.issuer,
     aud: rt.settings.clientID,
     sub: user.id,
@@ -330,6 +332,10 @@ async function idToken(
     nickname: agreed('profile_nickname') ? user.nickname : undefined,
     picture: agreed('profile_image') ? avatarUrl(rt, user, 110) : undefined,
     email: agreed('account_email') && user.emailValid && user.emailVerified ? user.email : undefined,
+  };
+  const token = await rt.keys.issue(claims, {
+    accessToken,
+    hmacSecret: rt.settings.clientSecret ?? rt.settings.clientID,
   });
   rt.state.recordSecret(token);
   return token;
@@ -418,7 +424,7 @@ async function codeGrant(inc: Incoming, rt: Runtime, clientId: string): Promise<
       token_type: 'bearer',
       access_token: accessToken,
       id_token: record.withIdToken
-        ? await idToken(rt, user, record.scopes, record.authTime, record.nonce)
+        ? await idToken(rt, user, record.scopes, record.authTime, record.nonce, accessToken)
         : undefined,
       expires_in: rt.settings.accessTokenTtlSeconds,
       refresh_token: refreshToken,
@@ -462,7 +468,7 @@ async function refreshGrant(inc: Incoming, rt: Runtime, clientId: string): Promi
       token_type: 'bearer',
       access_token: accessToken,
       id_token: record.withIdToken
-        ? await idToken(rt, user, record.scopes, record.authTime, undefined)
+        ? await idToken(rt, user, record.scopes, record.authTime, undefined, accessToken)
         : undefined,
       expires_in: rt.settings.accessTokenTtlSeconds,
       refresh_token: refreshToken,

@@ -21,9 +21,14 @@ export interface Runtime {
   issuer: string;
 }
 
-/** Absolute URL of a user's avatar (Kakao's default picture when the user has none). */
+/** Path of a user's avatar on the emulator (Kakao's default picture when the user has none). */
+export function avatarPath(user: UserRecord, size: 110 | 640): string {
+  return `/_emulator/avatar/${user.profileImage ? user.id : 'default'}/${size}.svg`;
+}
+
+/** Absolute URL of a user's avatar, as Kakao's APIs give it. */
 export function avatarUrl(rt: Runtime, user: UserRecord, size: 110 | 640): string {
-  return `${rt.origin}/_emulator/avatar/${user.profileImage ? user.id : 'default'}/${size}.svg`;
+  return `${rt.origin}${avatarPath(user, size)}`;
 }
 
 /** Constant-time string comparison for secrets (client secret, admin key). */

@@ -37,6 +37,7 @@ export interface CodeRecord {
   expiresAt: number;
 }
 
+/** What an access token stands for. */
 export interface AccessTokenRecord {
   userId: string;
   clientId: string;
@@ -46,6 +47,7 @@ export interface AccessTokenRecord {
   refreshToken: string | undefined;
 }
 
+/** What a refresh token stands for. */
 export interface RefreshTokenRecord {
   userId: string;
   clientId: string;
@@ -104,12 +106,14 @@ export class EmulatorState {
     return this.settings.now() + this.clockOffset;
   }
 
+  /** @throws TypeError when `ms` is not a finite number. */
   advanceClock(ms: number): void {
     if (typeof ms !== 'number' || !Number.isFinite(ms))
       throw new TypeError('advanceClock(ms): ms must be a finite number');
     this.clockOffset += ms;
   }
 
+  /** @throws TypeError when the user is malformed or the id exists. */
   addUser(init: EmulatorUserInit): EmulatorUser {
     const record = createUserRecord(init);
     if (this.users.has(record.id)) throw new TypeError(`user "${record.id}" already exists`);

@@ -90,9 +90,13 @@ export interface KakaoEmulator {
   readonly apiOrigin: string;
   /** `iss` of the ID tokens it signs. */
   readonly issuer: string;
+  /** The REST API key the emulator accepts as `client_id`. */
   readonly clientID: string;
+  /** The client secret the token endpoint requires, if any. */
   readonly clientSecret: string | undefined;
+  /** The admin key accepted as `KakaoAK` and sent on webhooks. */
   readonly adminKey: string;
+  /** The numeric app id. */
   readonly appId: number;
   /** Closes the server and every socket, keep-alive and hanging ones included. Idempotent. */
   close(): Promise<void>;
@@ -123,6 +127,7 @@ export interface KakaoEmulator {
    * @throws TypeError when the fault is malformed.
    */
   injectFault(fault: EmulatorFault): void;
+  /** Removes every fault. */
   clearFaults(): void;
   /**
    * The user disconnects the app from Kakao's side: tokens revoked, consents removed, user unlinked, then the
@@ -132,10 +137,23 @@ export interface KakaoEmulator {
    * @throws TypeError when the user does not exist.
    */
   unlinkFromKakao(userId: string, referrerType?: string): Promise<number | undefined>;
+  /**
+   * Signs ID tokens with a new RSA key from now on (Kakao rotates its keys). With `keepOld: true` (the
+   * default) the previous keys stay in the JWKS, as in a graceful rotation; with `false` only the new key
+   * is published, so tokens signed before are no longer verifiable.
+   */
+  rotateSigningKey(options?: { keepOld?: boolean }): Promise<void>;
+  /**
+   * Makes every ID token issued from now on the given bad variant, until called with `undefined`. For
+   * testing that a client rejects each one.
+   * @throws TypeError when `kind` is not an {@link EmulatorIdTokenFault}.
+   */
+  setIdTokenFault(kind: EmulatorIdTokenFault | undefined): void;
   /** Requests received, in order (at most `maxRequestLog`). */
   readonly requests: readonly EmulatorRequest[];
   /** Number of requests to that endpoint since start or `resetRequests()`. */
   count(endpoint: EmulatorEndpoint): number;
+  /** Empties `requests` and the counters. */
   resetRequests(): void;
   /** Every access token, refresh token, ID token and authorization code issued so far. */
   issuedSecrets(): string[];
@@ -160,6 +178,34 @@ export type EmulatorEndpoint =
   | 'avatar'
   | 'control'
   | 'other';
+
+/**
+ * A bad ID token the emulator can issue instead of a good one (see `setIdTokenFault`):
+ * `bad_signature` (right `kid`, signed by another key), `alg_none` (unsigned), `hs256` (HMAC with the client
+ * secret, else the client id), `wrong_iss`, `wrong_aud`, `multiple_aud_without_azp`, `missing_iat`,
+ * `iat_too_old` (an hour old, not expired), `expired` (2 minutes ago), `missing_sub`, `other_sub` (another
+ * user than the token's owner), `wrong_nonce`, `missing_nonce`, `wrong_at_hash`, `kid_absent` (a good
+ * signature but no `kid` header: valid while the JWKS holds a single key), `unknown_kid` (a fresh random
+ * `kid` each time), `jku_header` (a good signature plus a `jku` header pointing elsewhere).
+ */
+export type EmulatorIdTokenFault =
+  | 'bad_signature'
+  | 'alg_none'
+  | 'hs256'
+  | 'wrong_iss'
+  | 'wrong_aud'
+  | 'multiple_aud_without_azp'
+  | 'missing_iat'
+  | 'iat_too_old'
+  | 'expired'
+  | 'missing_sub'
+  | 'other_sub'
+  | 'wrong_nonce'
+  | 'missing_nonce'
+  | 'wrong_at_hash'
+  | 'kid_absent'
+  | 'unknown_kid'
+  | 'jku_header';
 
 /** One request as the emulator received it. */
 export interface EmulatorRequest {

@@ -56,7 +56,7 @@ export async function startHarness(
     agent: () => supertest.agent(app.url),
     close: async () => {
       await app.close();
-      await emulator.close();
+      if (!options.sharedEmulator) await emulator.close();
     },
   };
 }

@@ -797,6 +797,13 @@ describe('user APIs', () => {
     await login(emulator, { userId: JIHO });
     const linked = await kapi(emulator, `/v2/user/me?target_id_type=user_id&target_id=${JIHO}`, admin);
     expect(await linked.text()).toContain(`"id":${JIHO}`);
+    const wrongKey = await kapi(
+      emulator,
+      `/v2/user/me?target_id_type=user_id&target_id=${JIHO}`,
+      'KakaoAK wrong',
+    );
+    expect(wrongKey.status).toBe(401);
+    expect(wrongKey.headers.get('www-authenticate')).toBe('KakaoAK error=invalid_token');
   });
 
   test('/v2/app/users returns the linked target users with exact ids', async () => {

@@ -1,0 +1,470 @@
+/**
+ * OpenID Connect ID-token verification (OIDC Core 3.1.3.7, stricter where the project's requirements
+ * say so): RS256 only, keys from one JWKS URL selected by `kid`, exact `iss`, `aud`/`azp`, time claims
+ * with a bounded skew, `nonce`, `sub` and `at_hash`. The signature is checked with `jose`; everything
+ * around it (parsing, key selection, claims) is done here so each rejection has a stable reason code.
+ */
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { compactVerify } from 'jose';
+import { configError, requireAbsoluteUrl, requireString } from './config';
+import { IdTokenError, KakaoResponseError } from './errors';
+import { safeEqual } from './pkce';
+
+/**
+ * Why an ID token was rejected (`IdTokenError.reason`). `missing` is also used by the strategy when
+ * the token response has no `id_token`.
+ */
+export type IdTokenRejection =
+  | 'missing'
+  | 'malformed'
+  | 'alg'
+  | 'header'
+  | 'kid'
+  | 'signature'
+  | 'iss'
+  | 'aud'
+  | 'azp'
+  | 'exp'
+  | 'iat'
+  | 'nbf'
+  | 'auth_time'
+  | 'nonce'
+  | 'sub'
+  | 'at_hash';
+
+/** Options of {@link createIdTokenVerifier}. */
+export interface IdTokenVerifierOptions {
+  /** Expected `iss`, compared exactly (no normalization). Kakao: `https://kauth.kakao.com`. Required. */
+  issuer: string;
+  /** Expected audience: the REST API key. Required. */
+  clientID: string;
+  /** Where the signing keys are, the only source of keys. Kakao: `https://kauth.kakao.com/.well-known/jwks.json`. Required. */
+  jwksUri: string;
+  /** The `fetch` used for the JWKS. Default `globalThis.fetch`. */
+  fetch?: typeof globalThis.fetch;
+  /** Timeout of a JWKS fetch in ms, from connecting to the last byte. Default 5000. */
+  timeoutMs?: number;
+  /** Allowed clock skew in seconds, from 0 to 60. Default 60. */
+  clockToleranceSec?: number;
+  /** Maximum age of `iat` in seconds. Default 600. */
+  maxAgeSec?: number;
+  /** Audiences other than `clientID` a token may also name (then `azp` must be `clientID`). Default none. */
+  trustedAudiences?: readonly string[];
+  /** How long a fetched JWKS is used before it is fetched again, in ms. Default 600000 (10 minutes). */
+  jwksMaxAgeMs?: number;
+  /**
+   * Least time between JWKS fetches caused by an unknown `kid`, in ms, so tokens with random `kid`s
+   * cannot make the app hammer the provider. Default 30000.
+   */
+  jwksCooldownMs?: number;
+  /** Clock in ms. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** The claims of a verified ID token. */
+export interface IdTokenClaims {
+  iss: string;
+  sub: string;
+  aud: string | string[];
+  exp: number;
+  iat: number;
+  auth_time?: number;
+  nonce?: string;
+  azp?: string;
+  at_hash?: string;
+  nickname?: string;
+  picture?: string;
+  email?: string;
+  [claim: string]: unknown;
+}
+
+/** Verifies ID tokens against one issuer and audience. */
+export interface IdTokenVerifier {
+  /**
+   * Verifies a compact JWS ID token and returns its claims.
+   *
+   * @param expected.nonce - The nonce sent with the authorization request; when given the token must carry
+   *   it, when omitted the token must carry none.
+   * @param expected.accessToken - The access token issued with the ID token, checked against `at_hash`.
+   * @throws IdTokenError with a reason code ({@link IdTokenRejection}) when the token is rejected.
+   * @throws KakaoResponseError (operation `jwks`) when the JWKS cannot be fetched or is unusable.
+   */
+  verify(
+    idToken: string,
+    expected: { nonce?: string | undefined; accessToken?: string },
+  ): Promise<IdTokenClaims>;
+}
+
+const WHAT = 'createIdTokenVerifier';
+/** Far above any real ID token (Kakao's are about 1 KB) and small enough to parse cheaply. */
+const MAX_TOKEN_LENGTH = 16 * 1024;
+const MAX_JWKS_BYTES = 64 * 1024;
+/** A JWKS with more usable keys than this is cut: a provider rotates a handful, not hundreds. */
+const MAX_KEYS = 32;
+const MIN_RSA_BITS = 2048;
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+/**
+ * Headers that point at keys or change how the token is processed. Keys come only from the configured
+ * JWKS, so a token naming its own key source is hostile or broken either way.
+ */
+const FORBIDDEN_HEADERS = ['jku', 'x5u', 'jwk', 'x5c', 'crit'] as const;
+const SUB = /^[\x21-\x7e]{1,255}$/;
+const JWKS_MEDIA_TYPES = new Set(['application/json', 'application/jwk-set+json']);
+
+function reject(reason: IdTokenRejection): never {
+  throw new IdTokenError(reason);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+/**
+ * True when some JSON object in `text` repeats a member name. `JSON.parse` keeps the last one silently,
+ * and two parsers disagreeing on which one counts is a classic signature-bypass ingredient.
+ * `text` must already be valid JSON.
+ */
+function hasDuplicateKeys(text: string): boolean {
+  // One entry per open container: the names seen so far for an object, `null` for an array.
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      const names = stack[stack.length - 1];
+      if (expectKey && names) {
+        // Decoded, so "a" and "\u0061" count as the same name.
+        const name = JSON.parse(text.slice(i, end + 1)) as string;
+        if (names.has(name)) return true;
+        names.add(name);
+      }
+      expectKey = false;
+      i = end;
+    } else if (c === '{') {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === '[') {
+      stack.push(null);
+      expectKey = false;
+    } else if (c === '}' || c === ']') {
+      stack.pop();
+      expectKey = false;
+    } else if (c === ',') {
+      expectKey = stack[stack.length - 1] != null;
+    }
+  }
+  return false;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes one base64url JSON-object segment, strictly: canonical base64url, UTF-8, no duplicate names. */
+function decodeSegment(segment: string): Record<string, unknown> {
+  const bytes = Buffer.from(segment, 'base64url');
+  // Buffer's decoder ignores stray trailing bits; re-encoding exposes a non-canonical segment.
+  if (bytes.toString('base64url') !== segment) reject('malformed');
+  let text: string;
+  let value: unknown;
+  try {
+    text = utf8.decode(bytes);
+    value = JSON.parse(text);
+  } catch {
+    reject('malformed');
+  }
+  if (!isPlainObject(value) || hasDuplicateKeys(text)) reject('malformed');
+  return value;
+}
+
+interface UsableKey {
+  kid: string | undefined;
+  key: KeyObject;
+}
+
+/** The usable RS256 verification keys of a JWKS document; unusable entries are skipped, not fatal. */
+function usableKeys(body: unknown): UsableKey[] {
+  if (!isPlainObject(body) || !Array.isArray(body.keys)) {
+    throw new KakaoResponseError({ reason: 'bad_shape', operation: 'jwks', status: 200 });
+  }
+  const keys: UsableKey[] = [];
+  for (const jwk of body.keys as unknown[]) {
+    if (keys.length >= MAX_KEYS) break;
+    if (!isPlainObject(jwk) || jwk.kty !== 'RSA') continue;
+    if (jwk.use !== undefined && jwk.use !== 'sig') continue;
+    if (jwk.alg !== undefined && jwk.alg !== 'RS256') continue;
+    if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify')))
+      continue;
+    if (jwk.kid !== undefined && typeof jwk.kid !== 'string') continue;
+    if (typeof jwk.n !== 'string' || typeof jwk.e !== 'string') continue;
+    let key: KeyObject;
+    try {
+      key = createPublicKey({ key: { kty: 'RSA', n: jwk.n, e: jwk.e }, format: 'jwk' });
+    } catch {
+      continue;
+    }
+    if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) continue;
+    keys.push({ kid: jwk.kid, key });
+  }
+  return keys;
+}
+
+/** A stand-in for a fetch failure that keeps only the system error code (`ECONNREFUSED` …). */
+function networkCause(error: unknown): Error {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,63}$/.test(code)) {
+      return Object.assign(new Error(`Network error: ${code}`), { code });
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return new Error('Network error');
+}
+
+/**
+ * GETs the JWKS: no redirects, a deadline over the whole exchange, a size cap, JSON only. Not through
+ * `requestJson`, because JWKS endpoints commonly answer `application/jwk-set+json`.
+ */
+async function fetchJwks(url: string, fetchFn: typeof globalThis.fetch, timeoutMs: number): Promise<unknown> {
+  const operation = 'jwks';
+  const signal = AbortSignal.timeout(timeoutMs);
+  let status: number | undefined;
+  try {
+    const response = await fetchFn(url, {
+      method: 'GET',
+      headers: { accept: 'application/jwk-set+json, application/json' },
+      redirect: 'manual',
+      signal,
+    });
+    status = response.status;
+    const fail = async (reason: 'redirect' | 'http_status' | 'non_json' | 'too_large'): Promise<never> => {
+      await response.body?.cancel().catch(() => undefined);
+      throw new KakaoResponseError({ reason, operation, status });
+    };
+    if (status >= 300 && status < 400) return await fail('redirect');
+    if (status !== 200) return await fail('http_status');
+    const mediaType = (response.headers.get('content-type') ?? '').split(';', 1)[0]!.trim().toLowerCase();
+    if (!JWKS_MEDIA_TYPES.has(mediaType)) return await fail('non_json');
+    if (Number(response.headers.get('content-length')) > MAX_JWKS_BYTES) return await fail('too_large');
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    if (response.body) {
+      const reader = response.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        total += value.byteLength;
+        if (total > MAX_JWKS_BYTES) {
+          await reader.cancel().catch(() => undefined);
+          throw new KakaoResponseError({ reason: 'too_large', operation, status });
+        }
+        chunks.push(value);
+      }
+    }
+    try {
+      return JSON.parse(Buffer.concat(chunks, total).toString('utf8')) as unknown;
+    } catch {
+      throw new KakaoResponseError({ reason: 'non_json', operation, status });
+    }
+  } catch (error) {
+    if (error instanceof KakaoResponseError) throw error;
+    if (signal.aborted) throw new KakaoResponseError({ reason: 'timeout', operation, status });
+    throw new KakaoResponseError({ reason: 'network', operation, status, cause: networkCause(error) });
+  }
+}
+
+/**
+ * One cached JWKS (only the latest is kept), refreshed when older than `maxAgeMs`, refetched for an
+ * unknown `kid` at most once per `cooldownMs`, with one fetch in flight at a time.
+ */
+class JwksCache {
+  private current: { keys: UsableKey[]; fetchedAt: number } | undefined;
+  private lastAttemptAt = Number.NEGATIVE_INFINITY;
+  private inflight: Promise<void> | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly fetchFn: typeof globalThis.fetch,
+    private readonly timeoutMs: number,
+    private readonly maxAgeMs: number,
+    private readonly cooldownMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  async select(kid: string | undefined): Promise<KeyObject> {
+    await this.ensureFresh();
+    let found = this.find(kid);
+    const mayRefetch = this.inflight !== undefined || this.now() - this.lastAttemptAt >= this.cooldownMs;
+    if (!found && kid !== undefined && mayRefetch) {
+      // A rotated key: the provider may have published it after our last fetch. Joins a fetch in flight.
+      await this.refresh();
+      found = this.find(kid);
+    }
+    return found ?? reject('kid');
+  }
+
+  private async ensureFresh(): Promise<void> {
+    const now = this.now();
+    if (this.current && now - this.current.fetchedAt < this.maxAgeMs) return;
+    // A stale set beats none while the provider is failing; it is retried after the cooldown.
+    if (this.current && now - this.lastAttemptAt < this.cooldownMs) return;
+    try {
+      await this.refresh();
+    } catch (error) {
+      if (!this.current) throw error;
+    }
+  }
+
+  private find(kid: string | undefined): KeyObject | undefined {
+    const keys = this.current?.keys ?? [];
+    // Without a `kid` the choice is only unambiguous when there is a single candidate.
+    if (kid === undefined) return keys.length === 1 ? keys[0]!.key : undefined;
+    return keys.find((candidate) => candidate.kid === kid)?.key;
+  }
+
+  private refresh(): Promise<void> {
+    this.inflight ??= this.load().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  private async load(): Promise<void> {
+    this.lastAttemptAt = this.now();
+    const body = await fetchJwks(this.url, this.fetchFn, this.timeoutMs);
+    this.current = { keys: usableKeys(body), fetchedAt: this.now() };
+  }
+}
+
+function optionalInt(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw configError(`${WHAT}: "${name}" must be an integer from ${min} to ${max} (got ${String(value)}).`);
+  }
+  return value;
+}
+
+/**
+ * Creates an ID-token verifier for one issuer, client and JWKS URL. The JWKS is fetched on first use.
+ *
+ * Checks, in order: size (16 KiB) and shape (three canonical base64url segments, JSON objects without
+ * duplicate names); `alg` is `RS256`; no `jku`, `x5u`, `jwk`, `x5c` or `crit` header; the key by `kid`
+ * (absent `kid`: the only usable key); the signature; `iss`; `aud` (and `azp`); `exp`, `iat`, `nbf`,
+ * `auth_time`; `nonce`; `sub`; `at_hash` when present.
+ *
+ * @example
+ * ```ts
+ * const verifier = createIdTokenVerifier({
+ *   issuer: 'https://kauth.kakao.com',
+ *   clientID: process.env.KAKAO_CLIENT_ID!,
+ *   jwksUri: 'https://kauth.kakao.com/.well-known/jwks.json',
+ * });
+ * const claims = await verifier.verify(tokens.id_token, { nonce, accessToken: tokens.access_token });
+ * ```
+ * @throws TypeError (code `ERR_INVALID_ARG_VALUE`) when an option is missing or malformed.
+ */
+export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenVerifier {
+  if (typeof options !== 'object' || options === null) {
+    throw configError(`${WHAT}: options are required: { issuer, clientID, jwksUri }.`);
+  }
+  const issuer = requireString(WHAT, 'issuer', options.issuer, 'such as https://kauth.kakao.com');
+  const clientID = requireString(WHAT, 'clientID', options.clientID, 'the REST API key');
+  const jwksUri = requireAbsoluteUrl(
+    WHAT,
+    'jwksUri',
+    options.jwksUri,
+    'such as https://kauth.kakao.com/.well-known/jwks.json',
+  );
+  const skew = optionalInt('clockToleranceSec', options.clockToleranceSec, 60, 0, 60);
+  const maxAge = optionalInt('maxAgeSec', options.maxAgeSec, 600, 1, 86_400);
+  const timeoutMs = optionalInt('timeoutMs', options.timeoutMs, 5000, 1, 60_000);
+  const jwksMaxAgeMs = optionalInt('jwksMaxAgeMs', options.jwksMaxAgeMs, 600_000, 1, 86_400_000);
+  const jwksCooldownMs = optionalInt('jwksCooldownMs', options.jwksCooldownMs, 30_000, 0, 86_400_000);
+  if (options.fetch !== undefined && typeof options.fetch !== 'function') {
+    throw configError(`${WHAT}: "fetch" must be a fetch function.`);
+  }
+  if (options.now !== undefined && typeof options.now !== 'function') {
+    throw configError(`${WHAT}: "now" must be a function returning milliseconds.`);
+  }
+  const trusted = new Set<string>();
+  for (const audience of options.trustedAudiences ?? []) {
+    trusted.add(requireString(WHAT, 'trustedAudiences', audience, 'client ids'));
+  }
+  const now = options.now ?? Date.now;
+  const fetchFn = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const keys = new JwksCache(jwksUri, fetchFn, timeoutMs, jwksMaxAgeMs, jwksCooldownMs, now);
+
+  async function verify(
+    idToken: string,
+    expected: { nonce?: string | undefined; accessToken?: string },
+  ): Promise<IdTokenClaims> {
+    if (typeof idToken !== 'string' || idToken === '') reject('missing');
+    if (idToken.length > MAX_TOKEN_LENGTH) reject('malformed');
+    const parts = idToken.split('.');
+    if (parts.length !== 3) reject('malformed');
+    const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+    if (!SEGMENT.test(headerPart) || !SEGMENT.test(payloadPart) || !/^[A-Za-z0-9_-]*$/.test(signaturePart)) {
+      reject('malformed');
+    }
+    const header = decodeSegment(headerPart);
+    if (header.alg !== 'RS256') reject('alg');
+    if (FORBIDDEN_HEADERS.some((name) => Object.hasOwn(header, name))) reject('header');
+    if (header.kid !== undefined && typeof header.kid !== 'string') reject('header');
+    const claims = decodeSegment(payloadPart);
+
+    const key = await keys.select(header.kid);
+    try {
+      await compactVerify(idToken, key, { algorithms: ['RS256'] });
+    } catch {
+      reject('signature');
+    }
+
+    if (typeof claims.iss !== 'string' || claims.iss !== issuer) reject('iss');
+
+    const aud = claims.aud;
+    const audiences =
+      typeof aud === 'string'
+        ? [aud]
+        : Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === 'string')
+          ? (aud as string[])
+          : reject('aud');
+    if (!audiences.includes(clientID)) reject('aud');
+    if (audiences.length > 1 && claims.azp === undefined) reject('azp');
+    if (claims.azp !== undefined && claims.azp !== clientID) reject('azp');
+    if (audiences.some((a) => a !== clientID && !trusted.has(a))) reject('aud');
+
+    const nowSec = now() / 1000;
+    if (!isNumber(claims.exp) || claims.exp <= nowSec - skew) reject('exp');
+    if (!isNumber(claims.iat) || claims.iat > nowSec + skew || nowSec - claims.iat > maxAge + skew) {
+      reject('iat');
+    }
+    if (claims.nbf !== undefined && (!isNumber(claims.nbf) || claims.nbf > nowSec + skew)) reject('nbf');
+    if (claims.auth_time !== undefined && !isNumber(claims.auth_time)) reject('auth_time');
+
+    if (expected.nonce !== undefined) {
+      if (typeof claims.nonce !== 'string' || !safeEqual(claims.nonce, expected.nonce)) reject('nonce');
+    } else if (claims.nonce !== undefined) {
+      // A nonce nobody asked for means the token belongs to another login (replay or injection).
+      reject('nonce');
+    }
+
+    if (typeof claims.sub !== 'string' || !SUB.test(claims.sub)) reject('sub');
+
+    if (claims.at_hash !== undefined) {
+      if (typeof claims.at_hash !== 'string') reject('at_hash');
+      if (expected.accessToken !== undefined) {
+        // RS256 → SHA-256; at_hash is the base64url of the digest's left half.
+        const digest = createHash('sha256').update(expected.accessToken, 'ascii').digest();
+        if (!safeEqual(digest.subarray(0, 16).toString('base64url'), claims.at_hash)) reject('at_hash');
+      }
+    }
+    return claims as IdTokenClaims;
+  }
+
+  return { verify };
+}
