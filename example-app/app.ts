@@ -63,6 +63,9 @@ export interface CreateAppOptions {
   overrides?: Partial<KakaoAuthOptions>;
 }
 
+/** Sessions end after this much inactivity (server side, in Redis). */
+const IDLE_TIMEOUT_SECONDS = 30 * 60;
+
 const IMAGE_SOURCES = ["'self'", 'data:', 'https://*.kakaocdn.net', 'http://*.kakaocdn.net'];
 
 /** Builds the example app: helmet, sessions (Redis or memory), kakaoAuth, and the pages of the contract. */
@@ -83,9 +86,16 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
           'img-src': emulatorUrl ? [...IMAGE_SOURCES, emulatorUrl] : IMAGE_SOURCES,
           // Over plain http (local development) upgrading would break the page's own requests.
           'upgrade-insecure-requests': secure ? [] : null,
+          // "Logout from Kakao too" posts to /logout, which redirects to Kakao's account logout:
+          // Chromium applies form-action to that redirect as well.
+          'form-action': ["'self'", new URL(config.authOrigin).origin],
         },
       },
       strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+      // With no-referrer, Chromium sends "Origin: null" on the page's own form posts, which the
+      // logout CSRF check must refuse; same-origin keeps the Origin for our own forms and sends
+      // nothing to other sites. The OAuth callback itself still answers no-referrer.
+      referrerPolicy: { policy: 'same-origin' },
     }),
   );
 
@@ -95,9 +105,13 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
       secret: config.sessionSecrets,
       resave: false,
       saveUninitialized: false,
-      rolling: true,
-      store: redis ? new RedisStore({ client: redis, prefix: 'kle:sess:' }) : undefined,
-      cookie: { httpOnly: true, sameSite: 'lax', secure, path: '/', maxAge: 30 * 60_000 },
+      // Idle timeout: the Redis TTL (30 min) is renewed by express-session's touch on every
+      // request, so the cookie itself is a browser-session cookie and is not re-sent on every
+      // response (no `rolling`); the absolute lifetime (12 h) is checked by kakaoAuth.
+      store: redis
+        ? new RedisStore({ client: redis, prefix: 'kle:sess:', ttl: IDLE_TIMEOUT_SECONDS })
+        : undefined,
+      cookie: { httpOnly: true, sameSite: 'lax', secure, path: '/' },
     }),
   );
 
@@ -111,7 +125,8 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
     apiOrigin: config.apiOrigin,
     sessionCookieName: cookieName,
     kakaoAccountLogoutRedirectURL: `${new URL(callbackURL).origin}/logout/kakao/callback`,
-    ...(config.adminKey !== undefined && config.appId !== undefined && { adminKey: config.adminKey, appId: config.appId }),
+    ...(config.adminKey !== undefined &&
+      config.appId !== undefined && { adminKey: config.adminKey, appId: config.appId }),
     loginRateLimitPerMinute: config.loginRateLimitPerMinute,
     tokenStore: redis ? new RedisTokenStore({ client: redis, prefix: 'kle:' }) : new MemoryTokenStore(),
     tokenCipher: createTokenCipher({ keys: config.tokenKeys }),

@@ -117,7 +117,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
 
   const rate = env.LOGIN_RATE_LIMIT_PER_MINUTE;
   if (rate !== undefined && rate !== '' && !/^\d+$/.test(rate)) {
-    problems.push(`LOGIN_RATE_LIMIT_PER_MINUTE must be a whole number (0 turns the limit off; got "${rate}").`);
+    problems.push(
+      `LOGIN_RATE_LIMIT_PER_MINUTE must be a whole number (0 turns the limit off; got "${rate}").`,
+    );
   }
 
   if (problems.length > 0) {
@@ -143,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     tokenKeys: tokenKeys.length > 0 ? tokenKeys : generateKeyRing(),
     generated: { sessionSecret: sessionSecrets.length === 0, tokenKeys: tokenKeys.length === 0 },
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
-    loginRateLimitPerMinute: rate === undefined || rate === '' ? 30 : Number(rate) === 0 ? false : Number(rate),
+    loginRateLimitPerMinute:
+      rate === undefined || rate === '' ? 30 : Number(rate) === 0 ? false : Number(rate),
   };
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import {
   consoleLogger,
+  startupWarnings,
   type KakaoAuthOptions,
   type KakaoAuthRouter,
   type KakaoLogger,
@@ -73,7 +74,8 @@ export async function startExampleApp(
       }
       redis.once('ready', done);
     });
-    if (redis.status !== 'ready') log('Redis is not reachable yet: requests needing it answer 503 until it is');
+    if ((redis.status as string) !== 'ready')
+      log('Redis is not reachable yet: requests needing it answer 503 until it is');
   }
   const { app, auth } = createApp({
     config: effective,
@@ -84,6 +86,19 @@ export async function startExampleApp(
     ...(options.overrides && { overrides: options.overrides }),
   });
   server.on('request', app);
+
+  for (const warning of startupWarnings({
+    callbackURL,
+    nodeEnv: process.env.NODE_ENV,
+    sessionStore: redis ? 'redis' : 'memory',
+    tokenStore: redis ? 'redis' : 'memory',
+    scopes: effective.scopes,
+    cookie: { secure: callbackURL.startsWith('https://'), sameSite: 'lax' },
+    trustProxy: config.trustProxy,
+    generatedSecrets: config.generated.sessionSecret || config.generated.tokenKeys,
+  })) {
+    log(`warning (${warning.code}): ${warning.message}`);
+  }
 
   let closing: Promise<void> | undefined;
   const close = () =>

@@ -29,7 +29,7 @@ export interface KakaoAdminClientOptions {
   timeoutMs?: number;
   /** Largest response body accepted, in bytes. Default: `65536`. */
   maxResponseBytes?: number;
-  /** The fetch implementation. Default: `globalThis.fetch`. */
+  /** A fetch implementation to use. Default: the built-in keep-alive node:http(s) transport. */
   fetch?: typeof globalThis.fetch;
 }
 
@@ -109,10 +109,10 @@ export class KakaoAdminClient {
         `${WHAT}: "maxResponseBytes" must be at most ${MAX_RESPONSE_BYTES} (Kakao's answers are a few KB; got ${maxResponseBytes}).`,
       );
     }
-    const fetchFn = options.fetch ?? globalThis.fetch;
-    if (typeof fetchFn !== 'function') {
+    const fetchFn = options.fetch;
+    if (fetchFn !== undefined && typeof fetchFn !== 'function') {
       throw configError(
-        `${WHAT}: "fetch" must be a fetch function (default: globalThis.fetch, which needs Node 18 or later; got ${typeof fetchFn}).`,
+        `${WHAT}: "fetch" must be a fetch function (default: the built-in keep-alive node:http transport; got ${typeof fetchFn}).`,
       );
     }
     this.#http = Object.freeze({ fetch: fetchFn, timeoutMs, maxResponseBytes });

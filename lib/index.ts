@@ -32,8 +32,28 @@ export { RedisTokenStore, MemoryTokenStore } from './token-store';
 export type { TokenStore, TokenRecordKey } from './token-store';
 export { TokenVault } from './tokens';
 export type { KakaoTokens, TokenVaultOptions } from './tokens';
-export { consoleLogger, silentLogger } from './logger';
+export { consoleLogger, createConsoleLogger, silentLogger } from './logger';
 export type { KakaoLogger, KakaoLogEvent, KakaoLogLevel } from './logger';
 export type { KakaoPrompt } from './config';
 export * from './errors';
 export type * from './kakao-types';
+export { KakaoAdminClient } from './admin-client';
+export type { KakaoAdminClientOptions, KakaoListUserIdsOptions, KakaoUserIdsPage } from './admin-client';
+export { createUnlinkWebhookHandler } from './unlink-webhook';
+export type { UnlinkEvent, UnlinkWebhookOptions } from './unlink-webhook';
+export { createIdTokenVerifier } from './id-token';
+export type { IdTokenClaims, IdTokenVerifier, IdTokenVerifierOptions, IdTokenRejection } from './id-token';
+export {
+  diagnoseSessionLoss,
+  diagnoseLoginStart,
+  startupWarnings,
+  SESSION_LOSS_HINTS,
+  STARTUP_WARNING_MESSAGES,
+} from './diagnostics';
+export type {
+  Diagnosis,
+  SessionLossCause,
+  StartupWarning,
+  StartupWarningCode,
+  StartupConfigEvidence,
+} from './diagnostics';

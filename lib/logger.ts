@@ -27,12 +27,25 @@ export interface KakaoLogEvent {
 /** Receives every event; must not throw. */
 export type KakaoLogger = (event: KakaoLogEvent) => void;
 
-/** The default logger: one JSON line per event on stderr (`warn`/`error`) or stdout (`info`). */
-export const consoleLogger: KakaoLogger = function consoleLogger(event) {
-  const line = JSON.stringify({ time: new Date().toISOString(), lib: 'kakao-login-express', ...event });
-  if (event.level === 'info') console.log(line);
-  else console.warn(line);
-};
+const LEVELS: Readonly<Record<KakaoLogLevel, number>> = { info: 0, warn: 1, error: 2 };
+
+/**
+ * A logger writing one JSON line per event: `warn`/`error` to stderr, `info` to stdout.
+ * @param options.level the lowest level written. Default `warn` (successful logins and logouts are
+ *   `info`: turn them on for an audit trail).
+ */
+export function createConsoleLogger(options: { level?: KakaoLogLevel } = {}): KakaoLogger {
+  const threshold = LEVELS[options.level ?? 'warn'];
+  return function consoleLogger(event) {
+    if (LEVELS[event.level] < threshold) return;
+    const line = JSON.stringify({ time: new Date().toISOString(), lib: 'kakao-login-express', ...event });
+    if (event.level === 'info') console.log(line);
+    else console.warn(line);
+  };
+}
+
+/** The default logger: {@link createConsoleLogger} at level `warn`. */
+export const consoleLogger: KakaoLogger = createConsoleLogger();
 
 /** A logger that drops everything. */
 export const silentLogger: KakaoLogger = function silentLogger() {};

@@ -37,6 +37,8 @@ export function sanitizeReturnTo(
   value: unknown,
   options: { origin: string; reservedPrefixes?: readonly string[] },
 ): string {
+  // The common case (no returnTo at all) needs no parsing.
+  if (value === FALLBACK) return FALLBACK;
   const origin = parseOrigin(options.origin);
   if (typeof value !== 'string') return FALLBACK;
   if (value.length > MAX_LENGTH || !isSinglySlashedPath(value)) return FALLBACK;

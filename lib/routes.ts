@@ -38,6 +38,7 @@ import {
 import { createTokenCipher, generateKeyRing, type TokenCipher } from './token-cipher';
 import { MemoryTokenStore, type TokenRecordKey, type TokenStore } from './token-store';
 import { TokenVault, type KakaoTokens } from './tokens';
+import { isTransactionBag } from './transactions';
 import { createUnlinkWebhookHandler, type UnlinkEvent } from './unlink-webhook';
 
 /** What kakaoAuth keeps in the session for a logged-in user: what pages need, nothing secret. */
@@ -155,6 +156,7 @@ const STRATEGY_OPTIONS = [
   'jwksUri',
   'clockToleranceSec',
   'idTokenMaxAgeSec',
+  'sessionCookieName',
 ] as const;
 const ROUTE_OPTIONS = [
   'strategy',
@@ -162,7 +164,6 @@ const ROUTE_OPTIONS = [
   'logoutPath',
   'failureRedirect',
   'logoutRedirect',
-  'sessionCookieName',
   'tokenStore',
   'tokenCipher',
   'toUser',
@@ -181,6 +182,12 @@ const ROUTE_OPTIONS = [
 const LOGOUT_STATE_KEY = 'kakaoLogoutState';
 
 const WHAT = 'kakaoAuth';
+
+/** Auth responses are never cached and never leak the URL (codes, states) through Referer. */
+function privateResponse(res: Response): void {
+  res.set('Cache-Control', 'no-store');
+  res.set('Referrer-Policy', 'no-referrer');
+}
 
 /** HTTP status for an error raised during a Kakao flow. */
 export function statusForError(err: unknown): number {
@@ -263,7 +270,12 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     if (!(options.strategy instanceof KakaoStrategy))
       throw configError(`${WHAT}: "strategy" must be a KakaoStrategy.`);
     for (const name of STRATEGY_OPTIONS) {
-      if (options[name] !== undefined && name !== 'logger' && name !== 'now') {
+      if (
+        options[name] !== undefined &&
+        name !== 'logger' &&
+        name !== 'now' &&
+        name !== 'sessionCookieName'
+      ) {
         throw configError(
           `${WHAT}: "${name}" cannot be combined with "strategy"; configure the strategy instead.`,
         );
@@ -351,11 +363,14 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
             'registered as a Logout Redirect URI in the Kakao console, e.g. https://app.example/logout/kakao/callback',
           );
           if (new URL(url).origin !== appOrigin) {
-            throw configError(`${WHAT}: "kakaoAccountLogoutRedirectURL" must be on the app's origin (${appOrigin}).`);
+            throw configError(
+              `${WHAT}: "kakaoAccountLogoutRedirectURL" must be on the app's origin (${appOrigin}).`,
+            );
           }
           return { url, path: new URL(url).pathname };
         })();
-  const unlinkPath = options.unlinkPath === false ? undefined : requirePath('unlinkPath', options.unlinkPath, '/unlink');
+  const unlinkPath =
+    options.unlinkPath === false ? undefined : requirePath('unlinkPath', options.unlinkPath, '/unlink');
   const webhookPath = requirePath('webhookPath', options.webhookPath, '/webhooks/kakao/unlink');
   if ((options.adminKey === undefined) !== (options.appId === undefined)) {
     throw configError(
@@ -371,7 +386,9 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
         };
   const onUnlink = options.onUnlink;
   if (onUnlink !== undefined && typeof onUnlink !== 'function') {
-    throw configError(`${WHAT}: "onUnlink" must be an async function receiving { userId, appId, referrerType }.`);
+    throw configError(
+      `${WHAT}: "onUnlink" must be an async function receiving { userId, appId, referrerType }.`,
+    );
   }
   const reservedPrefixes = [
     ...DEFAULT_RESERVED_PREFIXES,
@@ -395,7 +412,6 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
   const passport = new Passport();
   passport.use(strategy);
   passport.serializeUser((user, done) => done(null, user));
-  passport.deserializeUser((user: Express.User, done) => done(null, user));
 
   const fail = (req: Request, res: Response, status: number, code: string): void => {
     const requestId = randomUUID();
@@ -421,12 +437,16 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     );
   };
 
+  // Every request passes through here, so the common case (not one of our paths) costs one
+  // property read: the session user is restored directly (no per-request Passport strategy run),
+  // and only our own paths reach the route table below.
+  const routes = express.Router({ caseSensitive: true, strict: true });
+  const ownPaths = new Set<string>();
   const router = express.Router() as KakaoAuthRouter;
-  const initialize = passport.initialize();
-  const restoreSession = passport.session();
-
-  router.use(function kakaoSession(req: Request, res: Response, next: NextFunction) {
-    if (!req.session) {
+  router.use(function kakaoAuthMiddleware(req: Request, res: Response, next: NextFunction) {
+    const session = req.session as
+      (typeof req.session & { passport?: { user?: KakaoSessionUser } }) | undefined;
+    if (!session) {
       next(
         new Error(
           'kakaoAuth needs express-session mounted before it: app.use(session({...})); app.use(kakaoAuth({...})).',
@@ -434,23 +454,22 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
       );
       return;
     }
-    initialize(req, res, (err?: unknown) => {
-      if (err) return next(err);
-      restoreSession(req, res, (err2?: unknown) => {
-        if (err2) return next(err2);
-        const user = req.user as KakaoSessionUser | undefined;
-        if (user && !(typeof user.authTime === 'number' && now() - user.authTime < maxSessionAgeMs)) {
-          // Absolute lifetime reached (or a session from an older layout): the user logs in again.
-          req.user = undefined;
-          req.session.destroy(() => next());
-          return;
-        }
-        next();
-      });
-    });
+    const user = session.passport?.user;
+    if (user !== undefined) {
+      if (!(typeof user.authTime === 'number' && now() - user.authTime < maxSessionAgeMs)) {
+        // Absolute lifetime reached (or a session from an older layout): the user logs in again.
+        session.destroy(() => (ownPaths.has(req.path) ? routes(req, res, next) : next()));
+        return;
+      }
+      req.user = user;
+    }
+    if (ownPaths.has(req.path)) routes(req, res, next);
+    else next();
   });
+  routes.use(passport.initialize());
 
-  router.get(loginPath, function kakaoLoginStart(req: Request, res: Response, next: NextFunction) {
+  routes.get(loginPath, function kakaoLoginStart(req: Request, res: Response, next: NextFunction) {
+    privateResponse(res);
     if (!allowStart(req.ip ?? 'unknown')) {
       fail(req, res, 429, 'too_many_logins');
       return;
@@ -462,9 +481,8 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     })(req, res, next);
   });
 
-  router.get(callbackPath, function kakaoCallback(req: Request, res: Response, next: NextFunction) {
-    res.set('Cache-Control', 'no-store');
-    res.set('Referrer-Policy', 'no-referrer');
+  routes.get(callbackPath, function kakaoCallback(req: Request, res: Response, next: NextFunction) {
+    privateResponse(res);
     passport.authenticate(
       'kakao',
       (
@@ -484,7 +502,13 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
           );
           return;
         }
+        // The login regenerates the session (no fixation); logins still pending in other tabs
+        // are carried over, and nothing else is.
+        const pending = (req.session as unknown as Record<string, unknown>)[strategy.sessionKey];
         req.logIn(user, (loginErr?: unknown) => {
+          if (!loginErr && isTransactionBag(pending) && Object.keys(pending).length > 0) {
+            (req.session as unknown as Record<string, unknown>)[strategy.sessionKey] = pending;
+          }
           if (loginErr) {
             failWithError(
               req,
@@ -511,7 +535,7 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     )(req, res, next);
   });
 
-  router.all(callbackPath, function kakaoCallbackMethod(req: Request, res: Response) {
+  routes.all(callbackPath, function kakaoCallbackMethod(req: Request, res: Response) {
     res.set('Allow', 'GET');
     fail(req, res, 405, 'method_not_allowed');
   });
@@ -538,7 +562,10 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
   };
 
   /** Deletes every stored token set of the user and ends every session that holds one. */
-  const endAllSessionsOf = async (userId: string, sessionStore: SessionStore | undefined): Promise<number> => {
+  const endAllSessionsOf = async (
+    userId: string,
+    sessionStore: SessionStore | undefined,
+  ): Promise<number> => {
     const records = (await vault.store.listUserRecords?.(userId)) ?? [];
     if (sessionStore) {
       await Promise.all(
@@ -555,14 +582,14 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
   };
 
   const refuseCrossSite = (req: Request, res: Response, action: string): boolean => {
-    res.set('Cache-Control', 'no-store');
+    privateResponse(res);
     if (isSameOriginPost(req.headers, appOrigin)) return false;
     logger({ level: 'warn', event: `${action}_refused`, reason: 'cross_origin', ip: req.ip });
     fail(req, res, 403, 'forbidden_origin');
     return true;
   };
 
-  router.post(logoutPath, function kakaoLogout(req: Request, res: Response) {
+  routes.post(logoutPath, function kakaoLogout(req: Request, res: Response) {
     if (refuseCrossSite(req, res, 'logout')) return;
     const user = req.user as KakaoSessionUser | undefined;
     const key = user ? { userId: user.id, sessionId: req.sessionID } : undefined;
@@ -613,19 +640,21 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
       );
   });
 
-  router.all(logoutPath, function kakaoLogoutMethod(req: Request, res: Response) {
+  routes.all(logoutPath, function kakaoLogoutMethod(req: Request, res: Response) {
+    privateResponse(res);
     res.set('Allow', 'POST');
     fail(req, res, 405, 'method_not_allowed');
   });
 
   if (accountLogout) {
-    router.get(accountLogout.path, function kakaoAccountLogoutReturn(req: Request, res: Response) {
-      res.set('Cache-Control', 'no-store');
+    routes.get(accountLogout.path, function kakaoAccountLogoutReturn(req: Request, res: Response) {
+      privateResponse(res);
       const session = req.session as unknown as Record<string, unknown>;
       const expected = session[LOGOUT_STATE_KEY];
       const state = req.query.state;
       const ok = typeof expected === 'string' && typeof state === 'string' && safeEqual(state, expected);
-      if (!ok) logger({ level: 'warn', event: 'account_logout_return', reason: 'state_mismatch', ip: req.ip });
+      if (!ok)
+        logger({ level: 'warn', event: 'account_logout_return', reason: 'state_mismatch', ip: req.ip });
       const finish = () => res.redirect(302, logoutRedirect);
       if (expected === undefined) finish();
       else endThisSession(req, res).then(finish, finish);
@@ -633,7 +662,7 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
   }
 
   if (unlinkPath) {
-    router.post(unlinkPath, function kakaoUnlink(req: Request, res: Response) {
+    routes.post(unlinkPath, function kakaoUnlink(req: Request, res: Response) {
       if (refuseCrossSite(req, res, 'unlink')) return;
       const user = req.user as KakaoSessionUser | undefined;
       if (!user) {
@@ -656,7 +685,7 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
           },
         );
     });
-    router.all(unlinkPath, function kakaoUnlinkMethod(req: Request, res: Response) {
+    routes.all(unlinkPath, function kakaoUnlinkMethod(req: Request, res: Response) {
       res.set('Allow', 'POST');
       fail(req, res, 405, 'method_not_allowed');
     });
@@ -670,11 +699,16 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
       logger,
       onUnlink: async (event) => {
         await endAllSessionsOf(event.userId, sessionStore);
-        logger({ level: 'info', event: 'unlinked', reason: event.referrerType ?? 'webhook', userId: event.userId });
+        logger({
+          level: 'info',
+          event: 'unlinked',
+          reason: event.referrerType ?? 'webhook',
+          userId: event.userId,
+        });
         if (onUnlink) await onUnlink(event);
       },
     });
-    router.all(webhookPath, function kakaoUnlinkWebhook(req: Request, res: Response, next: NextFunction) {
+    routes.all(webhookPath, function kakaoUnlinkWebhook(req: Request, res: Response, next: NextFunction) {
       sessionStore = req.sessionStore;
       handler(req, res, next);
     });
@@ -684,6 +718,17 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     const user = req.user as KakaoSessionUser | undefined;
     return user ? { userId: user.id, sessionId: req.sessionID } : undefined;
   };
+
+  for (const path of [
+    loginPath,
+    callbackPath,
+    logoutPath,
+    accountLogout?.path,
+    unlinkPath,
+    webhook && webhookPath,
+  ]) {
+    if (path) ownPaths.add(path);
+  }
 
   async function endSessionOnReauth<T>(req: Request, run: (key: TokenRecordKey) => Promise<T>): Promise<T> {
     const key = userKey(req);

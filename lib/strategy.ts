@@ -18,6 +18,12 @@ import {
   requireString,
   type KakaoPrompt,
 } from './config';
+import {
+  diagnoseLoginStart,
+  diagnoseSessionLoss,
+  type LoginStartEvidence,
+  type SessionLossEvidence,
+} from './diagnostics';
 import { IdTokenError, KakaoSessionError, KakaoTokenError, isKakaoError } from './errors';
 import { createIdTokenVerifier, type IdTokenClaims, type IdTokenVerifier } from './id-token';
 import { KakaoClient } from './kakao-client';
@@ -141,6 +147,8 @@ export interface KakaoStrategyOptionsBase {
    * verified ID token before the verify callback runs. Default false.
    */
   openid?: boolean;
+  /** Name of the session cookie, used only to explain lost sessions in log hints. Default `connect.sid`. */
+  sessionCookieName?: string;
   /** Expected ID-token issuer. Default: the auth origin (`https://kauth.kakao.com`). */
   issuer?: string;
   /** JWKS URL. Default: `<auth origin>/.well-known/jwks.json`. */
@@ -191,6 +199,7 @@ const KNOWN_OPTIONS = [
   'now',
   'logger',
   'client',
+  'sessionCookieName',
   'openid',
   'issuer',
   'jwksUri',
@@ -214,6 +223,7 @@ interface ResolvedOptions {
   limits: TransactionLimits;
   sessionKey: string;
   propertyKeys: readonly string[] | undefined;
+  sessionCookieName: string;
   /** Set in OpenID Connect mode. */
   idTokens: IdTokenVerifier | undefined;
   issuer: string;
@@ -321,6 +331,15 @@ function resolve(options: KakaoStrategyOptionsBase & { passReqToCallback?: boole
     now: options.now ?? Date.now,
     logger: options.logger ?? consoleLogger,
     passReqToCallback: options.passReqToCallback === true,
+    sessionCookieName:
+      options.sessionCookieName === undefined
+        ? 'connect.sid'
+        : requireString(
+            WHAT,
+            'sessionCookieName',
+            options.sessionCookieName,
+            'the express-session "name" option',
+          ),
     idTokens: undefined,
     issuer: client.authOrigin,
   };
@@ -328,11 +347,18 @@ function resolve(options: KakaoStrategyOptionsBase & { passReqToCallback?: boole
     throw configError(`${WHAT}: "openid" must be true or false.`);
   }
   if (options.openid) {
-    const issuer = requireString(WHAT, 'issuer', options.issuer ?? client.authOrigin, 'https://kauth.kakao.com');
+    const issuer = requireString(
+      WHAT,
+      'issuer',
+      options.issuer ?? client.authOrigin,
+      'https://kauth.kakao.com',
+    );
     const clockToleranceSec = requirePositiveInt(WHAT, 'clockToleranceSec', options.clockToleranceSec, 60);
     if (clockToleranceSec > 60) throw configError(`${WHAT}: "clockToleranceSec" must be at most 60.`);
     resolved.issuer = issuer;
-    resolved.scope = Object.freeze(resolved.scope.includes('openid') ? resolved.scope : ['openid', ...resolved.scope]);
+    resolved.scope = Object.freeze(
+      resolved.scope.includes('openid') ? resolved.scope : ['openid', ...resolved.scope],
+    );
     resolved.idTokens = createIdTokenVerifier({
       issuer,
       clientID,
@@ -349,7 +375,8 @@ function resolve(options: KakaoStrategyOptionsBase & { passReqToCallback?: boole
     });
   } else {
     for (const name of ['issuer', 'jwksUri', 'clockToleranceSec', 'idTokenMaxAgeSec'] as const) {
-      if (options[name] !== undefined) throw configError(`${WHAT}: "${name}" only applies with "openid: true".`);
+      if (options[name] !== undefined)
+        throw configError(`${WHAT}: "${name}" only applies with "openid: true".`);
     }
   }
   return { resolved: Object.freeze(resolved), client };
@@ -379,6 +406,8 @@ export class KakaoStrategy extends OAuth2Strategy {
   readonly client: KakaoClient;
   private readonly options: ResolvedOptions;
   private readonly verify: KakaoVerifyFunction | KakaoVerifyFunctionWithRequest;
+  /** Login-start hints already logged (bounded). */
+  private readonly warned = new Set<string>();
 
   constructor(options: KakaoStrategyOptions, verify: KakaoVerifyFunction);
   constructor(options: KakaoStrategyOptionsWithRequest, verify: KakaoVerifyFunctionWithRequest);
@@ -463,10 +492,26 @@ export class KakaoStrategy extends OAuth2Strategy {
       origin: o.appOrigin,
       reservedPrefixes: [...DEFAULT_RESERVED_PREFIXES, o.callbackPath],
     });
+    const warning = diagnoseLoginStart(this._evidence(req));
+    if (warning && !this.warned.has(warning.hint)) {
+      // Once per cause and host: this fires on every login start until the setup is fixed.
+      if (this.warned.size < 100) this.warned.add(warning.hint);
+      o.logger({
+        level: 'warn',
+        event: 'login_start_misconfigured',
+        reason: warning.cause,
+        hint: warning.hint,
+        ip: req.ip,
+      });
+    }
     const session = req.session as unknown as SessionWithBag;
     const existing = session[o.sessionKey];
     const bag: TransactionBag = isTransactionBag(existing) ? existing : {};
-    const transaction = openTransaction(bag, { returnTo, withNonce: o.idTokens !== undefined, now: o.now() }, o.limits);
+    const transaction = openTransaction(
+      bag,
+      { returnTo, withNonce: o.idTokens !== undefined, now: o.now() },
+      o.limits,
+    );
     session[o.sessionKey] = bag;
     const url = buildAuthorizeUrl({
       authOrigin: o.authOrigin,
@@ -492,6 +537,36 @@ export class KakaoStrategy extends OAuth2Strategy {
     });
   }
 
+  /** What the request shows about cookies, hosts and proxies (names and flags only, no values). */
+  private _evidence(req: Request): SessionLossEvidence & LoginStartEvidence {
+    const cookieHeader = req.headers.cookie;
+    const cookieNames = cookieHeader ? cookieHeader.split(';').map((c) => c.split('=', 1)[0]!.trim()) : [];
+    const trustFn = req.app?.get('trust proxy fn') as
+      ((addr: string | undefined, i: number) => boolean) | undefined;
+    const forwarded = req.headers['x-forwarded-proto'];
+    const cookie = req.session?.cookie;
+    return {
+      callbackHost: req.headers.host,
+      requestHost: req.headers.host,
+      callbackProtocol: req.protocol === 'https' ? 'https' : 'http',
+      requestProtocol: req.protocol === 'https' ? 'https' : 'http',
+      forwardedProto: Array.isArray(forwarded) ? forwarded[0] : forwarded,
+      trustProxy: typeof trustFn === 'function' ? trustFn(req.socket?.remoteAddress, 0) : false,
+      cookieHeaderPresent: cookieHeader !== undefined,
+      sessionCookiePresent: cookieNames.includes(this.options.sessionCookieName),
+      sessionMiddleware: req.session !== undefined,
+      callbackURL: this.options.callbackURL,
+      cookie: cookie
+        ? {
+            name: this.options.sessionCookieName,
+            ...(cookie.secure !== undefined && { secure: cookie.secure }),
+            ...(cookie.sameSite !== undefined && { sameSite: cookie.sameSite }),
+            ...(cookie.domain !== undefined && { domain: cookie.domain }),
+          }
+        : undefined,
+    } as SessionLossEvidence & LoginStartEvidence;
+  }
+
   private _fail(
     self: StrategyCreated<this>,
     req: Request,
@@ -514,6 +589,14 @@ export class KakaoStrategy extends OAuth2Strategy {
     const session = req.session as unknown as SessionWithBag;
     const bag = session[o.sessionKey];
     if (!isTransactionBag(bag) || Object.keys(bag).length === 0) {
+      const diagnosis = diagnoseSessionLoss(this._evidence(req));
+      o.logger({
+        level: 'warn',
+        event: 'login_session_lost',
+        reason: diagnosis.cause,
+        hint: diagnosis.hint,
+        ip: req.ip,
+      });
       this._fail(self, req, 'session_missing', 401);
       return;
     }

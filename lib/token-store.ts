@@ -55,15 +55,17 @@ export interface TokenStore {
   listUserRecords?(userId: string): Promise<TokenRecordKey[]>;
   /**
    * Takes the lock `name` for `ttlMs` milliseconds; returns the token needed to release it, or
-   * `undefined` when someone else holds it.
+   * `undefined` when someone else holds it. `userId`, when given, scopes the lock to that user (on
+   * Redis it then lives in the user's hash slot, next to the user's records).
    * @throws TokenStoreError when the backend fails.
    */
-  acquireLock(name: string, ttlMs: number): Promise<string | undefined>;
+  acquireLock(name: string, ttlMs: number, userId?: string): Promise<string | undefined>;
   /**
    * Releases the lock if `token` still owns it (it has not expired and been taken by someone else).
+   * Pass the same `userId` as to {@link TokenStore.acquireLock}.
    * @throws TokenStoreError when the backend fails.
    */
-  releaseLock(name: string, token: string): Promise<boolean>;
+  releaseLock(name: string, token: string, userId?: string): Promise<boolean>;
 }
 
 /** Options of {@link RedisTokenStore}. */
@@ -266,18 +268,24 @@ export class RedisTokenStore implements TokenStore {
     return ids.map((sessionId) => ({ userId, sessionId }));
   }
 
-  async acquireLock(name: string, ttlMs: number): Promise<string | undefined> {
+  async acquireLock(name: string, ttlMs: number, userId?: string): Promise<string | undefined> {
     checkId(name, 'acquireLock', 'name');
+    if (userId !== undefined) checkId(userId, 'acquireLock', 'userId');
     checkLockTtl(ttlMs);
     const token = randomBytes(16).toString('base64url');
-    const reply = await this.#run(() => this.#client.set(this.#lockKey(name), token, 'PX', ttlMs, 'NX'));
+    const reply = await this.#run(() =>
+      this.#client.set(this.#lockKey(name, userId), token, 'PX', ttlMs, 'NX'),
+    );
     return reply === 'OK' ? token : undefined;
   }
 
-  async releaseLock(name: string, token: string): Promise<boolean> {
+  async releaseLock(name: string, token: string, userId?: string): Promise<boolean> {
     checkId(name, 'releaseLock', 'name');
+    if (userId !== undefined) checkId(userId, 'releaseLock', 'userId');
     checkSealed(token, 'releaseLock', 'token');
-    const deleted = await this.#run(() => this.#scripts.kakaoTokenStoreRelease(this.#lockKey(name), token));
+    const deleted = await this.#run(() =>
+      this.#scripts.kakaoTokenStoreRelease(this.#lockKey(name, userId), token),
+    );
     return deleted === 1;
   }
 
@@ -289,8 +297,9 @@ export class RedisTokenStore implements TokenStore {
     return `${this.#prefix}idx:{${userId}}`;
   }
 
-  #lockKey(name: string): string {
-    return `${this.#prefix}lock:{${name}}`;
+  /** `<prefix>lock:{<userId>}:<name>` shares the user's slot; without a user, `<prefix>lock:{<name>}`. */
+  #lockKey(name: string, userId: string | undefined): string {
+    return userId === undefined ? `${this.#prefix}lock:{${name}}` : `${this.#prefix}lock:{${userId}}:${name}`;
   }
 
   async #run<T>(operation: () => Promise<T>): Promise<T> {
@@ -385,26 +394,30 @@ export class MemoryTokenStore implements TokenStore {
     return this.#liveSessions(userId).map((sessionId) => ({ userId, sessionId }));
   }
 
-  async acquireLock(name: string, ttlMs: number): Promise<string | undefined> {
+  async acquireLock(name: string, ttlMs: number, userId?: string): Promise<string | undefined> {
     checkId(name, 'acquireLock', 'name');
+    if (userId !== undefined) checkId(userId, 'acquireLock', 'userId');
     checkLockTtl(ttlMs);
-    const held = this.#locks.get(name);
+    const id = lockId(name, userId);
+    const held = this.#locks.get(id);
     if (held !== undefined && held.expiresAt > this.#now()) return undefined;
     const token = randomBytes(16).toString('base64url');
-    this.#locks.set(name, { value: token, expiresAt: this.#now() + ttlMs });
+    this.#locks.set(id, { value: token, expiresAt: this.#now() + ttlMs });
     return token;
   }
 
-  async releaseLock(name: string, token: string): Promise<boolean> {
+  async releaseLock(name: string, token: string, userId?: string): Promise<boolean> {
     checkId(name, 'releaseLock', 'name');
+    if (userId !== undefined) checkId(userId, 'releaseLock', 'userId');
     checkSealed(token, 'releaseLock', 'token');
-    const held = this.#locks.get(name);
+    const id = lockId(name, userId);
+    const held = this.#locks.get(id);
     if (held === undefined || held.expiresAt <= this.#now()) {
-      this.#locks.delete(name);
+      this.#locks.delete(id);
       return false;
     }
     if (held.value !== token) return false;
-    this.#locks.delete(name);
+    this.#locks.delete(id);
     return true;
   }
 
@@ -430,6 +443,11 @@ export class MemoryTokenStore implements TokenStore {
     const ids = [...(this.#records.get(userId)?.keys() ?? [])];
     return ids.filter((sessionId) => this.#live(userId, sessionId) !== undefined);
   }
+}
+
+/** Ids cannot contain control characters, so NUL separates the user from the name unambiguously. */
+function lockId(name: string, userId: string | undefined): string {
+  return `${userId ?? ''}\u0000${name}`;
 }
 
 function checkId(value: unknown, operation: string, name: string): void {

@@ -155,16 +155,16 @@ export class TokenVault {
   }
 
   async #refreshAcrossProcesses(key: TokenRecordKey, rejected: string | undefined): Promise<KakaoTokens> {
-    const lockName = `refresh:${key.userId}:${key.sessionId}`;
+    const lockName = `refresh:${key.sessionId}`;
     const deadline = this.#now() + this.#lockWaitMs;
     let delay = 10;
     for (;;) {
-      const lock = await this.#store.acquireLock(lockName, this.#lockTtlMs);
+      const lock = await this.#store.acquireLock(lockName, this.#lockTtlMs, key.userId);
       if (lock !== undefined) {
         try {
           return await this.#refreshLocked(key, rejected);
         } finally {
-          await this.#store.releaseLock(lockName, lock).catch(() => false);
+          await this.#store.releaseLock(lockName, lock, key.userId).catch(() => false);
         }
       }
       // Another process is refreshing: wait, then re-read instead of refreshing again.

@@ -14,6 +14,8 @@ export interface Harness {
   app: RunningApp;
   /** Security events the library logged. */
   events: KakaoLogEvent[];
+  /** Lines the example app printed (start-up notes and warnings). */
+  lines: string[];
   /** A fresh cookie-jar client against the app's real socket. */
   agent(): supertest.Agent;
   close(): Promise<void>;
@@ -25,13 +27,13 @@ export async function startHarness(
     env?: Record<string, string>;
     emulator?: KakaoEmulatorOptions;
     overrides?: Partial<KakaoAuthOptions>;
+    /** Share another harness's emulator (it is then not closed by this harness). */
+    sharedEmulator?: KakaoEmulator;
   } = {},
 ): Promise<Harness> {
-  const emulator = await createKakaoEmulator({
-    autoApprove: true,
-    tokenRateLimit: false,
-    ...options.emulator,
-  });
+  const emulator =
+    options.sharedEmulator ??
+    (await createKakaoEmulator({ autoApprove: true, tokenRateLimit: false, ...options.emulator }));
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -44,15 +46,17 @@ export async function startHarness(
     ...options.env,
   });
   const events: KakaoLogEvent[] = [];
+  const lines: string[] = [];
   const app = await startExampleApp(config, {
     logger: (event) => events.push(event),
     overrides: { loginRateLimitPerMinute: false, ...options.overrides },
-    log: () => {},
+    log: (line) => lines.push(line),
   });
   return {
     emulator,
     app,
     events,
+    lines,
     agent: () => supertest.agent(app.url),
     close: async () => {
       await app.close();

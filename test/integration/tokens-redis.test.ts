@@ -91,7 +91,9 @@ describe('tokens in Redis through the example app', () => {
     h.emulator.resetRequests();
     const results = await Promise.all(Array.from({ length: 50 }, () => agent.get('/me/kakao')));
     expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
-    const refreshes = h.emulator.requests.filter((r) => r.endpoint === 'token' && r.form.grant_type === 'refresh_token');
+    const refreshes = h.emulator.requests.filter(
+      (r) => r.endpoint === 'token' && r.form.grant_type === 'refresh_token',
+    );
     expect(refreshes).toHaveLength(1);
     expect(leakedSecrets(await dumpRedis(redis), h.emulator.issuedSecrets())).toEqual([]);
   });
@@ -105,7 +107,9 @@ describe('tokens in Redis through the example app', () => {
     // The old refresh token is now invalid at Kakao: a second refresh only works if we kept the new one.
     h.emulator.expireAccessTokens(MINJI);
     expect((await agent.get('/me/kakao')).status).toBe(200);
-    const refreshes = h.emulator.requests.filter((r) => r.endpoint === 'token' && r.form.grant_type === 'refresh_token');
+    const refreshes = h.emulator.requests.filter(
+      (r) => r.endpoint === 'token' && r.form.grant_type === 'refresh_token',
+    );
     expect(refreshes).toHaveLength(2);
     expect(refreshes[0]!.form.refresh_token).not.toBe(refreshes[1]!.form.refresh_token);
   });
@@ -171,7 +175,9 @@ describe('tokens in Redis through the example app', () => {
     expect(res.status).toBe(302);
     const kakao = new URL(res.headers.location!);
     expect(kakao.pathname).toBe('/oauth/logout');
-    expect(kakao.searchParams.get('logout_redirect_uri')).toBe(`${new URL(h.app.callbackURL).origin}/logout/kakao/callback`);
+    expect(kakao.searchParams.get('logout_redirect_uri')).toBe(
+      `${new URL(h.app.callbackURL).origin}/logout/kakao/callback`,
+    );
     const back = await fetch(kakao, { redirect: 'manual' });
     const returned = new URL(back.headers.get('location')!);
     expect(returned.searchParams.get('state')).toBe(kakao.searchParams.get('state'));
@@ -240,7 +246,6 @@ describe('tokens in Redis through the example app', () => {
     try {
       // Same Redis and session secret: the session made by the first app is valid in the second.
       const me = await rotated.agent().get('/me/kakao').set('Cookie', sessionCookie(res));
-      if (me.status !== 200) console.log(me.body, JSON.stringify(h.emulator.requests.slice(-4).map((r) => [r.endpoint, r.form.grant_type, r.headers.authorization])));
       expect(me.status).toBe(200);
       expect(await redis.get(key)).toMatch(/^kt1\.k2\./);
     } finally {

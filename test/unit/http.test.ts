@@ -5,8 +5,6 @@ import { inspect } from 'node:util';
 import { KakaoResponseError } from '../../lib/errors';
 import { isJsonContentType, requestJson, type HttpOptions } from '../../lib/http';
 
-const options: HttpOptions = { fetch: globalThis.fetch, timeoutMs: 2_000, maxResponseBytes: 65_536 };
-
 async function withServer<T>(
   handle: (req: IncomingMessage, body: string) => { status: number; type?: string; body: string },
   run: (origin: string) => Promise<T>,
@@ -44,7 +42,10 @@ describe('isJsonContentType', () => {
   });
 });
 
-describe('requestJson', () => {
+describe.each([
+  ['the built-in node:http transport', { timeoutMs: 2_000, maxResponseBytes: 65_536 }],
+  ['an injected fetch', { fetch: globalThis.fetch, timeoutMs: 2_000, maxResponseBytes: 65_536 }],
+] as [string, HttpOptions][])('requestJson over %s', (_transport, options) => {
   test('sends a form without its undefined fields and returns status, headers and parsed body', async () => {
     let seen: { method?: string; type?: string; accept?: string; body?: string } = {};
     const response = await withServer(
