@@ -31,6 +31,7 @@ export const FAIL_FAST_REDIS_OPTIONS: Readonly<RedisOptions> = Object.freeze({
   commandTimeout: 800,
   connectTimeout: 2000,
   enableReadyCheck: true,
+  enableAutoPipelining: true,
   retryStrategy: (times: number) => Math.min(times * 200, 2000),
 });
 

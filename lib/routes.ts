@@ -45,6 +45,8 @@ import { createUnlinkWebhookHandler, type UnlinkEvent } from './unlink-webhook';
 export interface KakaoSessionUser {
   /** Kakao user id (exact decimal string). */
   id: string;
+  /** OpenID Connect mode: the ID token's issuer; the user is (`issuer`, `id`). */
+  issuer?: string;
   nickname?: string;
   /** Profile image URL. */
   image?: string;
@@ -229,6 +231,7 @@ export function defaultRenderError(_req: Request, res: Response, error: KakaoRou
 function defaultToUser(profile: KakaoProfile): Omit<KakaoSessionUser, 'authTime'> {
   return {
     id: profile.id,
+    ...(profile.issuer !== undefined && { issuer: profile.issuer }),
     ...(profile.nickname !== undefined && { nickname: profile.nickname }),
     ...(profile.image !== undefined && { image: profile.image }),
     ...(profile.email !== undefined &&
