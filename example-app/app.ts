@@ -5,7 +5,6 @@ import session from 'express-session';
 import helmet from 'helmet';
 import { Redis, type RedisOptions } from 'ioredis';
 import {
-  KakaoApiError,
   ReauthRequiredError,
   RedisTokenStore,
   MemoryTokenStore,
@@ -64,6 +63,9 @@ export interface CreateAppOptions {
   overrides?: Partial<KakaoAuthOptions>;
 }
 
+/** Longest URL accepted on the auth routes. */
+const MAX_AUTH_URL_LENGTH = 4096;
+
 /** Sessions end after this much inactivity (server side, in Redis). */
 const IDLE_TIMEOUT_SECONDS = 30 * 60;
 
@@ -100,21 +102,11 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
     }),
   );
 
-  app.use(
-    session({
-      name: cookieName,
-      secret: config.sessionSecrets,
-      resave: false,
-      saveUninitialized: false,
-      // Idle timeout: the Redis TTL (30 min) is renewed by express-session's touch on every
-      // request, so the cookie itself is a browser-session cookie and is not re-sent on every
-      // response (no `rolling`); the absolute lifetime (12 h) is checked by kakaoAuth.
-      store: redis
-        ? new RedisStore({ client: redis, prefix: 'kle:sess:', ttl: IDLE_TIMEOUT_SECONDS })
-        : undefined,
-      cookie: { httpOnly: true, sameSite: 'lax', secure, path: '/' },
-    }),
-  );
+  // R68: auth URLs are short; an oversized one is refused before the session store is touched.
+  app.use(function limitAuthUrls(req: Request, res: Response, next: NextFunction) {
+    if (req.url.length > MAX_AUTH_URL_LENGTH && req.path.startsWith('/auth/')) res.status(414).end();
+    else next();
+  });
 
   const auth = kakaoAuth({
     clientID: config.clientID ?? '',
@@ -137,6 +129,26 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
     },
     ...options.overrides,
   });
+
+  // A session ended by logout or unlink cannot be written back by a request still holding it (R67).
+  const sessionStore = auth.guardSessionStore(
+    redis
+      ? new RedisStore({ client: redis, prefix: 'kle:sess:', ttl: IDLE_TIMEOUT_SECONDS })
+      : new session.MemoryStore(),
+  );
+  app.use(
+    session({
+      name: cookieName,
+      secret: config.sessionSecrets,
+      resave: false,
+      saveUninitialized: false,
+      // Idle timeout: the Redis TTL (30 min) is renewed by express-session's touch on every
+      // request, so the cookie itself is a browser-session cookie and is not re-sent on every
+      // response (no `rolling`); the absolute lifetime (12 h) is checked by kakaoAuth.
+      store: sessionStore,
+      cookie: { httpOnly: true, sameSite: 'lax', secure, path: '/' },
+    }),
+  );
   app.use(auth);
 
   app.get('/', (req: Request, res: Response) => {
@@ -179,10 +191,6 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
       .then((me) => res.json(me))
       .catch((err: unknown) => {
         if (err instanceof ReauthRequiredError) {
-          res.status(401).json({ error: 'reauth_required' });
-          return;
-        }
-        if (err instanceof KakaoApiError && err.apiCode === -401) {
           res.status(401).json({ error: 'reauth_required' });
           return;
         }

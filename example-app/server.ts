@@ -31,7 +31,12 @@ export async function startExampleApp(
   options: { logger?: KakaoLogger; overrides?: Partial<KakaoAuthOptions>; log?: (line: string) => void } = {},
 ): Promise<RunningApp> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const server = http.createServer();
+  // Until the app is attached (Redis and the emulator may take a moment), answer 503 rather than
+  // leaving early requests hanging.
+  const starting = (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.writeHead(503, { 'Retry-After': '1', 'Content-Type': 'text/plain' }).end('starting');
+  };
+  const server = http.createServer(starting);
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
@@ -85,6 +90,7 @@ export async function startExampleApp(
     ...(options.logger && { logger: options.logger }),
     ...(options.overrides && { overrides: options.overrides }),
   });
+  server.off('request', starting);
   server.on('request', app);
 
   for (const warning of startupWarnings({

@@ -37,9 +37,9 @@ export function sanitizeReturnTo(
   value: unknown,
   options: { origin: string; reservedPrefixes?: readonly string[] },
 ): string {
-  // The common case (no returnTo at all) needs no parsing.
-  if (value === FALLBACK) return FALLBACK;
   const origin = parseOrigin(options.origin);
+  // The common case (no returnTo at all) needs no further parsing.
+  if (value === FALLBACK) return FALLBACK;
   if (typeof value !== 'string') return FALLBACK;
   if (value.length > MAX_LENGTH || !isSinglySlashedPath(value)) return FALLBACK;
 
@@ -73,7 +73,11 @@ export function sanitizeReturnTo(
   return value;
 }
 
+/** The last origin parsed: sanitizers are called with the app's one origin, again and again. */
+let lastOrigin: { value: string; origin: string } | undefined;
+
 function parseOrigin(value: string): string {
+  if (lastOrigin?.value === value) return lastOrigin.origin;
   let origin = 'null';
   try {
     origin = new URL(value).origin;
@@ -85,6 +89,7 @@ function parseOrigin(value: string): string {
       `"origin" must be an absolute http(s) URL such as https://app.example (got "${value}")`,
     );
   }
+  lastOrigin = { value, origin };
   return origin;
 }
 

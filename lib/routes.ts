@@ -3,12 +3,9 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { Store as SessionStore } from 'express-session';
 import { Passport, type AuthenticateOptions } from 'passport';
 import {
-  DEFAULT_API_ORIGIN,
-  DEFAULT_AUTH_ORIGIN,
   checkOptionNames,
   configError,
   requireAbsoluteUrl,
-  requireOrigin,
   requirePositiveInt,
   requireString,
 } from './config';
@@ -21,7 +18,6 @@ import {
   TokenStoreError,
   isKakaoError,
 } from './errors';
-import { KakaoClient } from './kakao-client';
 import type { KakaoTokenResponse } from './kakao-types';
 import { consoleLogger, type KakaoLogger } from './logger';
 import { isSameOriginPost } from './origin-check';
@@ -31,6 +27,7 @@ import { createRateLimiter } from './rate-limit';
 import { sanitizeReturnTo, DEFAULT_RESERVED_PREFIXES } from './return-to';
 import {
   KakaoStrategy,
+  STRATEGY_OPTION_NAMES,
   type KakaoLoginFailure,
   type KakaoStrategyOptionsBase,
   type KakaoTokenSet,
@@ -82,10 +79,8 @@ export interface KakaoAuthOptions extends Partial<KakaoStrategyOptionsBase> {
   ) => Omit<KakaoSessionUser, 'authTime'> | false | Promise<Omit<KakaoSessionUser, 'authTime'> | false>;
   /** Absolute session lifetime in ms, whatever the activity. Default 12 h. */
   maxSessionAgeMs?: number;
-  /** Login starts allowed per client IP and minute; `false` turns the limit off. Default 30. */
+  /** Unfinished login starts allowed per client IP and minute (a successful login gives its start back); `false` turns the limit off. Default 300. */
   loginRateLimitPerMinute?: number | false;
-  /** Timeout of Kakao's token logout on `POST /logout`, in ms. Default 3000. */
-  logoutTimeoutMs?: number;
   /** Renders error pages (502/503/504/429/405/403). Default: a minimal HTML page with a correlation id. */
   renderError?: (req: Request, res: Response, error: KakaoRouteError) => void;
   /**
@@ -130,36 +125,17 @@ export interface KakaoAuthRouter extends Router {
    * @throws ReauthRequiredError when the user must log in again (the session is then ended).
    */
   withAccessToken<T>(req: Request, call: (accessToken: string) => Promise<T>): Promise<T>;
+  /**
+   * Makes the session store refuse to write back a logged-in session that logout, unlink or the
+   * unlink webhook has ended (a request that loaded it earlier would otherwise resurrect it).
+   * Call it with the store you give express-session; returns the same store.
+   */
+  guardSessionStore<S extends SessionStore>(store: S): S;
   /** The stored tokens of the logged-in user of `req`, or undefined. */
   getTokens(req: Request): Promise<KakaoTokens | undefined>;
 }
 
-const STRATEGY_OPTIONS = [
-  'clientID',
-  'clientSecret',
-  'callbackURL',
-  'scope',
-  'prompt',
-  'loginHint',
-  'serviceTerms',
-  'authOrigin',
-  'apiOrigin',
-  'timeoutMs',
-  'maxTransactions',
-  'transactionTtlMs',
-  'sessionKey',
-  'propertyKeys',
-  'fetch',
-  'now',
-  'logger',
-  'client',
-  'openid',
-  'issuer',
-  'jwksUri',
-  'clockToleranceSec',
-  'idTokenMaxAgeSec',
-  'sessionCookieName',
-] as const;
+const STRATEGY_OPTIONS = STRATEGY_OPTION_NAMES.filter((name) => name !== 'passReqToCallback');
 const ROUTE_OPTIONS = [
   'strategy',
   'loginPath',
@@ -171,7 +147,6 @@ const ROUTE_OPTIONS = [
   'toUser',
   'maxSessionAgeMs',
   'loginRateLimitPerMinute',
-  'logoutTimeoutMs',
   'renderError',
   'kakaoAccountLogoutRedirectURL',
   'unlinkPath',
@@ -182,6 +157,8 @@ const ROUTE_OPTIONS = [
 ] as const;
 
 const LOGOUT_STATE_KEY = 'kakaoLogoutState';
+/** Marks the request whose session write is the login itself (see guardSessionStore). */
+const FRESH_LOGIN = Symbol('kakao-login-express.freshLogin');
 
 const WHAT = 'kakaoAuth';
 
@@ -289,31 +266,6 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     const strategyOptions: Record<string, unknown> = { logger, passReqToCallback: true };
     for (const name of STRATEGY_OPTIONS)
       if (options[name] !== undefined) strategyOptions[name] = options[name];
-    if (options.client === undefined) {
-      // kakaoAuth owns the client so that the logout timeout is configured in one place.
-      strategyOptions.client = new KakaoClient({
-        clientID: requireString(WHAT, 'clientID', options.clientID, 'the REST API key from Kakao Developers'),
-        ...(options.clientSecret !== undefined && { clientSecret: options.clientSecret }),
-        authOrigin: requireOrigin(
-          WHAT,
-          'authOrigin',
-          options.authOrigin ?? DEFAULT_AUTH_ORIGIN,
-          DEFAULT_AUTH_ORIGIN,
-        ),
-        apiOrigin: requireOrigin(
-          WHAT,
-          'apiOrigin',
-          options.apiOrigin ?? DEFAULT_API_ORIGIN,
-          DEFAULT_API_ORIGIN,
-        ),
-        timeoutMs: requirePositiveInt(WHAT, 'timeoutMs', options.timeoutMs, 10_000),
-        logoutTimeoutMs: requirePositiveInt(WHAT, 'logoutTimeoutMs', options.logoutTimeoutMs, 3000),
-        ...(options.fetch !== undefined && { fetch: options.fetch }),
-      });
-      for (const name of ['clientSecret', 'authOrigin', 'apiOrigin', 'timeoutMs', 'fetch'] as const) {
-        delete strategyOptions[name];
-      }
-    }
     strategy = new KakaoStrategy(
       strategyOptions as unknown as ConstructorParameters<typeof KakaoStrategy>[0] & {
         passReqToCallback: true;
@@ -344,12 +296,14 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
           'the express-session "name" option',
         );
   const maxSessionAgeMs = requirePositiveInt(WHAT, 'maxSessionAgeMs', options.maxSessionAgeMs, 12 * 3600_000);
-  const rateLimit = options.loginRateLimitPerMinute ?? 30;
-  const allowStart =
+  const rateLimit = options.loginRateLimitPerMinute ?? 300;
+  // Counts login starts that have not (yet) come back as a successful login: a flood of starts is
+  // refused, while any number of completed logins (a busy office behind one IP, a benchmark) is not.
+  const pendingLogins =
     rateLimit === false
-      ? () => true
+      ? undefined
       : createRateLimiter({
-          max: requirePositiveInt(WHAT, 'loginRateLimitPerMinute', rateLimit, 30),
+          max: requirePositiveInt(WHAT, 'loginRateLimitPerMinute', rateLimit, 300),
           windowMs: 60_000,
           now,
         });
@@ -460,8 +414,13 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     const user = session.passport?.user;
     if (user !== undefined) {
       if (!(typeof user.authTime === 'number' && now() - user.authTime < maxSessionAgeMs)) {
-        // Absolute lifetime reached (or a session from an older layout): the user logs in again.
-        session.destroy(() => (ownPaths.has(req.path) ? routes(req, res, next) : next()));
+        // Absolute lifetime reached (or a session from an older layout): the user logs in again,
+        // in a fresh empty session so the rest of the request still has one.
+        session.regenerate((err?: unknown) => {
+          if (err) next(new KakaoSessionError('The session could not be renewed', { cause: err }));
+          else if (ownPaths.has(req.path)) routes(req, res, next);
+          else next();
+        });
         return;
       }
       req.user = user;
@@ -473,21 +432,26 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
 
   routes.get(loginPath, function kakaoLoginStart(req: Request, res: Response, next: NextFunction) {
     privateResponse(res);
-    if (!allowStart(req.ip ?? 'unknown')) {
+    if (pendingLogins && !pendingLogins.hit(req.ip ?? 'unknown')) {
       fail(req, res, 429, 'too_many_logins');
       return;
     }
     const returnTo = sanitizeReturnTo(req.query.returnTo, { origin: appOrigin, reservedPrefixes });
-    passport.authenticate('kakao', { session: false, returnTo } as AuthenticateOptions, (err: unknown) => {
-      if (err) failWithError(req, res, err);
-      else next();
-    })(req, res, next);
+    passport.authenticate(
+      'kakao',
+      { session: false, returnTo, callback: false } as AuthenticateOptions,
+      (err: unknown) => {
+        if (err) failWithError(req, res, err);
+        else next();
+      },
+    )(req, res, next);
   });
 
   routes.get(callbackPath, function kakaoCallback(req: Request, res: Response, next: NextFunction) {
     privateResponse(res);
     passport.authenticate(
       'kakao',
+      { callback: true } as AuthenticateOptions,
       (
         err: unknown,
         user: KakaoSessionUser | false,
@@ -508,6 +472,7 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
         // The login regenerates the session (no fixation); logins still pending in other tabs
         // are carried over, and nothing else is.
         const pending = (req.session as unknown as Record<string, unknown>)[strategy.sessionKey];
+        (req as unknown as Record<symbol, boolean>)[FRESH_LOGIN] = true;
         req.logIn(user, (loginErr?: unknown) => {
           if (!loginErr && isTransactionBag(pending) && Object.keys(pending).length > 0) {
             (req.session as unknown as Record<string, unknown>)[strategy.sessionKey] = pending;
@@ -524,6 +489,7 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
           const stored = tokens
             ? vault.save({ userId: user.id, sessionId: req.sessionID }, tokens)
             : Promise.resolve();
+          pendingLogins?.credit(req.ip ?? 'unknown');
           stored.then(
             () => {
               // Checked again right before use, in case anything else wrote the value.
@@ -544,8 +510,12 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
   });
 
   /** Destroys this request's session and expires its cookie (same name and attributes). */
-  const endThisSession = (req: Request, res: Response): Promise<void> => {
+  // A tombstone only has to outlive requests that loaded the session before it ended (a request
+  // longer than 10 minutes is not one Express serves); it keeps Redis growth per logout bounded.
+  const endedTtlSeconds = 600;
+  const endThisSession = async (req: Request, res: Response): Promise<void> => {
     const cookie = req.session.cookie;
+    if (req.user) await vault.store.markSessionEnded(req.sessionID, endedTtlSeconds);
     return new Promise<void>((resolve, reject) => {
       req.session.destroy((err?: unknown) => {
         if (err) {
@@ -570,12 +540,19 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     sessionStore: SessionStore | undefined,
   ): Promise<number> => {
     const records = (await vault.store.listUserRecords?.(userId)) ?? [];
+    await Promise.all(
+      records.map((record) => vault.store.markSessionEnded(record.sessionId, endedTtlSeconds)),
+    );
     if (sessionStore) {
       await Promise.all(
         records.map(
           (record) =>
             new Promise<void>((resolve, reject) =>
-              sessionStore.destroy(record.sessionId, (err?: unknown) => (err ? reject(err) : resolve())),
+              sessionStore.destroy(record.sessionId, (err?: unknown) =>
+                err
+                  ? reject(new KakaoSessionError('A session could not be destroyed', { cause: err }))
+                  : resolve(),
+              ),
             ),
         ),
       );
@@ -748,6 +725,7 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
           ip: req.ip,
         });
         req.user = undefined;
+        await vault.store.markSessionEnded(key.sessionId, endedTtlSeconds).catch(() => undefined);
         await new Promise<void>((resolve) => req.session.destroy(() => resolve()));
       }
       throw err;
@@ -755,6 +733,30 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
   }
 
   Object.defineProperties(router, {
+    guardSessionStore: {
+      value: (store: SessionStore) => {
+        const set = store.set.bind(store);
+        store.set = function guardedSet(sid, session, callback) {
+          const data = session as typeof session & {
+            passport?: { user?: unknown };
+            req?: Record<symbol, boolean>;
+          };
+          // Only writes of a logged-in session can resurrect one; the login's own write is exempt.
+          if (data.passport?.user === undefined || data.req?.[FRESH_LOGIN] === true) {
+            set(sid, session, callback);
+            return;
+          }
+          vault.store.isSessionEnded(sid).then(
+            (ended) => {
+              if (ended) callback?.();
+              else set(sid, session, callback);
+            },
+            (err: unknown) => callback?.(err),
+          );
+        };
+        return store;
+      },
+    },
     strategy: { value: strategy, enumerable: true },
     vault: { value: vault, enumerable: true },
     getTokens: {
@@ -776,7 +778,15 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
             // Kakao refused a token we thought valid (expired early, or logged out elsewhere):
             // refresh once, unless a concurrent request already did, and try again.
             if (!(err instanceof KakaoApiError && err.apiCode === -401)) throw err;
-            return call(await vault.getAccessToken(key, { rejected: accessToken }));
+            const fresh = await vault.getAccessToken(key, { rejected: accessToken });
+            try {
+              return await call(fresh);
+            } catch (again) {
+              // Refused right after a refresh: the tokens are dead (unlinked elsewhere).
+              if (!(again instanceof KakaoApiError && again.apiCode === -401)) throw again;
+              await vault.delete(key);
+              throw new ReauthRequiredError();
+            }
           }
         }),
     },

@@ -126,6 +126,8 @@ export interface KakaoStrategyOptionsBase {
   apiOrigin?: string;
   /** Timeout of the token and user-info calls in ms. Default 10000. */
   timeoutMs?: number;
+  /** Timeout of Kakao's token logout in ms (best effort, used on logout). Default 3000. */
+  logoutTimeoutMs?: number;
   /** Concurrent login transactions kept per session (two tabs work). Default 5. */
   maxTransactions?: number;
   /** Lifetime of a login transaction in ms. Default 600000 (10 minutes). */
@@ -177,10 +179,13 @@ export interface KakaoAuthenticateOptions {
   serviceTerms?: string | readonly string[];
   /** Where to send the user after login; only same-origin relative paths are kept, anything else becomes `/`. */
   returnTo?: unknown;
+  /** `true`: handle as the callback, `false`: start a login. Default: decided by the request path. */
+  callback?: boolean;
   [passportOption: string]: unknown;
 }
 
-const KNOWN_OPTIONS = [
+/** Every option name of {@link KakaoStrategy} (kakaoAuth accepts them too). */
+export const STRATEGY_OPTION_NAMES = [
   'clientID',
   'clientSecret',
   'callbackURL',
@@ -191,6 +196,7 @@ const KNOWN_OPTIONS = [
   'authOrigin',
   'apiOrigin',
   'timeoutMs',
+  'logoutTimeoutMs',
   'maxTransactions',
   'transactionTtlMs',
   'sessionKey',
@@ -224,6 +230,8 @@ interface ResolvedOptions {
   sessionKey: string;
   propertyKeys: readonly string[] | undefined;
   sessionCookieName: string;
+  /** Paths a `returnTo` may not point at: the auth routes and the callback. */
+  reservedPrefixes: readonly string[];
   /** Set in OpenID Connect mode. */
   idTokens: IdTokenVerifier | undefined;
   issuer: string;
@@ -239,7 +247,7 @@ function resolve(options: KakaoStrategyOptionsBase & { passReqToCallback?: boole
   if (typeof options !== 'object' || options === null) {
     throw configError(`${WHAT}: options are required: new KakaoStrategy({ clientID, callbackURL }, verify).`);
   }
-  checkOptionNames(WHAT, options, KNOWN_OPTIONS);
+  checkOptionNames(WHAT, options, STRATEGY_OPTION_NAMES);
   const clientID = requireString(
     WHAT,
     'clientID',
@@ -259,7 +267,14 @@ function resolve(options: KakaoStrategyOptionsBase & { passReqToCallback?: boole
   let client = options.client;
   if (client !== undefined) {
     if (!(client instanceof KakaoClient)) throw configError(`${WHAT}: "client" must be a KakaoClient.`);
-    for (const name of ['authOrigin', 'apiOrigin', 'timeoutMs', 'fetch', 'clientSecret'] as const) {
+    for (const name of [
+      'authOrigin',
+      'apiOrigin',
+      'timeoutMs',
+      'logoutTimeoutMs',
+      'fetch',
+      'clientSecret',
+    ] as const) {
       if (options[name] !== undefined) {
         throw configError(
           `${WHAT}: "${name}" cannot be combined with "client"; configure the KakaoClient instead.`,
@@ -284,6 +299,7 @@ function resolve(options: KakaoStrategyOptionsBase & { passReqToCallback?: boole
         DEFAULT_API_ORIGIN,
       ),
       timeoutMs: requirePositiveInt(WHAT, 'timeoutMs', options.timeoutMs, 10_000),
+      logoutTimeoutMs: requirePositiveInt(WHAT, 'logoutTimeoutMs', options.logoutTimeoutMs, 3000),
       ...(options.fetch !== undefined && { fetch: options.fetch }),
     });
   }
@@ -340,6 +356,7 @@ function resolve(options: KakaoStrategyOptionsBase & { passReqToCallback?: boole
             options.sessionCookieName,
             'the express-session "name" option',
           ),
+    reservedPrefixes: Object.freeze([...DEFAULT_RESERVED_PREFIXES, callback.pathname]),
     idTokens: undefined,
     issuer: client.authOrigin,
   };
@@ -461,14 +478,19 @@ export class KakaoStrategy extends OAuth2Strategy {
       );
       return;
     }
-    if (this._isCallback(req)) this._callback(self, req);
+    if (this._isCallback(req, options)) this._callback(self, req);
     else this._start(self, req, options);
   }
 
-  private _isCallback(req: Request): boolean {
+  /**
+   * The callback is the request on the callback URL's path (or one carrying `code`/`error`, for
+   * apps mounted behind a path-rewriting proxy); `options.callback` settles it explicitly.
+   */
+  private _isCallback(req: Request, options: KakaoAuthenticateOptions): boolean {
+    if (typeof options.callback === 'boolean') return options.callback;
+    if ((req.originalUrl ?? req.url).split('?')[0] === this.options.callbackPath) return true;
     const query = req.query as Record<string, unknown>;
-    if ('code' in query || 'error' in query || 'state' in query) return true;
-    return (req.originalUrl ?? req.url).split('?')[0] === this.options.callbackPath;
+    return 'code' in query || 'error' in query;
   }
 
   private _start(self: StrategyCreated<this>, req: Request, options: KakaoAuthenticateOptions): void {
@@ -490,7 +512,7 @@ export class KakaoStrategy extends OAuth2Strategy {
     }
     const returnTo = sanitizeReturnTo(options.returnTo ?? '/', {
       origin: o.appOrigin,
-      reservedPrefixes: [...DEFAULT_RESERVED_PREFIXES, o.callbackPath],
+      reservedPrefixes: o.reservedPrefixes,
     });
     const warning = diagnoseLoginStart(this._evidence(req));
     if (warning && !this.warned.has(warning.hint)) {
@@ -581,7 +603,7 @@ export class KakaoStrategy extends OAuth2Strategy {
 
   private _callback(self: StrategyCreated<this>, req: Request): void {
     const o = this.options;
-    const params = parseCallbackParams(req.query, { issuer: o.authOrigin });
+    const params = parseCallbackParams(req.query, { issuer: o.issuer });
     if (!params.ok) {
       this._fail(self, req, 'invalid_request', 400, params.reason);
       return;
@@ -642,8 +664,10 @@ export class KakaoStrategy extends OAuth2Strategy {
         codeVerifier: transaction.verifier,
       });
     } catch (err) {
-      if (err instanceof KakaoTokenError && err.error === 'invalid_grant') {
-        this._fail(self, req, 'code_rejected', 401, err.errorCode ?? 'invalid_grant');
+      // Kakao refusing this code (reused, expired, wrong verifier, rate limit) is an outcome for the
+      // user; only a refused client (secret, key) is the app's configuration problem.
+      if (err instanceof KakaoTokenError && err.status === 400 && err.error !== 'invalid_client') {
+        this._fail(self, req, 'code_rejected', 401, err.errorCode ?? err.error);
         return;
       }
       this._logError(req, 'token', err);

@@ -66,6 +66,14 @@ export interface TokenStore {
    * @throws TokenStoreError when the backend fails.
    */
   releaseLock(name: string, token: string, userId?: string): Promise<boolean>;
+  /**
+   * Records that a session was ended (logout, unlink), for `ttlSeconds`, so that a request still
+   * holding the old session cannot write it back (R67).
+   * @throws TokenStoreError when the backend fails.
+   */
+  markSessionEnded(sessionId: string, ttlSeconds: number): Promise<void>;
+  /** Whether {@link TokenStore.markSessionEnded} was called for the session and has not expired. */
+  isSessionEnded(sessionId: string): Promise<boolean>;
 }
 
 /** Options of {@link RedisTokenStore}. */
@@ -268,6 +276,17 @@ export class RedisTokenStore implements TokenStore {
     return ids.map((sessionId) => ({ userId, sessionId }));
   }
 
+  async markSessionEnded(sessionId: string, ttlSeconds: number): Promise<void> {
+    checkId(sessionId, 'markSessionEnded', 'sessionId');
+    checkTtl(ttlSeconds, 'markSessionEnded');
+    await this.#run(() => this.#client.set(`${this.#prefix}ended:${sessionId}`, '1', 'EX', ttlSeconds));
+  }
+
+  async isSessionEnded(sessionId: string): Promise<boolean> {
+    checkId(sessionId, 'isSessionEnded', 'sessionId');
+    return (await this.#run(() => this.#client.exists(`${this.#prefix}ended:${sessionId}`))) === 1;
+  }
+
   async acquireLock(name: string, ttlMs: number, userId?: string): Promise<string | undefined> {
     checkId(name, 'acquireLock', 'name');
     if (userId !== undefined) checkId(userId, 'acquireLock', 'userId');
@@ -331,6 +350,7 @@ export class MemoryTokenStore implements TokenStore {
   /** userId → sessionId → record. */
   readonly #records = new Map<string, Map<string, MemoryEntry>>();
   readonly #locks = new Map<string, MemoryEntry>();
+  readonly #ended = new Map<string, MemoryEntry>();
 
   /**
    * @param options.now - Clock in epoch milliseconds; default `Date.now`.
@@ -392,6 +412,19 @@ export class MemoryTokenStore implements TokenStore {
   async listUserRecords(userId: string): Promise<TokenRecordKey[]> {
     checkId(userId, 'listUserRecords', 'userId');
     return this.#liveSessions(userId).map((sessionId) => ({ userId, sessionId }));
+  }
+
+  async markSessionEnded(sessionId: string, ttlSeconds: number): Promise<void> {
+    checkId(sessionId, 'markSessionEnded', 'sessionId');
+    checkTtl(ttlSeconds, 'markSessionEnded');
+    for (const [id, entry] of this.#ended) if (entry.expiresAt <= this.#now()) this.#ended.delete(id);
+    this.#ended.set(sessionId, { value: '1', expiresAt: this.#now() + ttlSeconds * 1000 });
+  }
+
+  async isSessionEnded(sessionId: string): Promise<boolean> {
+    checkId(sessionId, 'isSessionEnded', 'sessionId');
+    const entry = this.#ended.get(sessionId);
+    return entry !== undefined && entry.expiresAt > this.#now();
   }
 
   async acquireLock(name: string, ttlMs: number, userId?: string): Promise<string | undefined> {

@@ -1,5 +1,10 @@
-import { ReauthRequiredError, TokenDecryptionError, TokenStoreError, isKakaoError } from './errors';
-import { KakaoTokenError } from './errors';
+import {
+  KakaoResponseError,
+  KakaoTokenError,
+  ReauthRequiredError,
+  TokenDecryptionError,
+  TokenStoreError,
+} from './errors';
 import type { KakaoClient } from './kakao-client';
 import type { KakaoTokenResponse } from './kakao-types';
 import { silentLogger, type KakaoLogger } from './logger';
@@ -44,9 +49,12 @@ export interface TokenVaultOptions {
   client: KakaoClient;
   /** Refresh this long before the access token expires, in ms. Default 60000. */
   refreshSkewMs?: number;
-  /** Lifetime of the cross-process refresh lock in ms. Default 10000. */
+  /**
+   * Lifetime of the cross-process refresh lock in ms: longer than a refresh can take (two 10 s
+   * attempts), so a second process never refreshes in parallel. Default 25000.
+   */
   lockTtlMs?: number;
-  /** How long a waiter waits for another process's refresh, in ms. Default 10000. */
+  /** How long a waiter waits for another process's refresh, in ms. Default 25000. */
   lockWaitMs?: number;
   /** Clock in ms. Default `Date.now`. */
   now?: () => number;
@@ -74,8 +82,8 @@ export class TokenVault {
     this.#cipher = options.cipher;
     this.#client = options.client;
     this.#refreshSkewMs = options.refreshSkewMs ?? 60_000;
-    this.#lockTtlMs = options.lockTtlMs ?? 10_000;
-    this.#lockWaitMs = options.lockWaitMs ?? 10_000;
+    this.#lockTtlMs = options.lockTtlMs ?? 25_000;
+    this.#lockWaitMs = options.lockWaitMs ?? 25_000;
     this.#now = options.now ?? Date.now;
     this.#logger = options.logger ?? silentLogger;
   }
@@ -88,7 +96,8 @@ export class TokenVault {
   /** Seals and stores the tokens of a fresh login; the record lives as long as the refresh token. */
   async save(key: TokenRecordKey, tokens: KakaoTokenResponse): Promise<void> {
     if (!tokens.refresh_token || !tokens.refresh_token_expires_in) {
-      throw new TokenStoreError('A login token response must carry a refresh token');
+      // Kakao always sends both on the code grant: anything else is a broken answer, not our outage.
+      throw new KakaoResponseError({ reason: 'bad_shape', operation: 'token', status: 200 });
     }
     const now = this.#now();
     const record: TokenRecord = {
@@ -99,7 +108,7 @@ export class TokenVault {
       ...(tokens.id_token !== undefined && { i: tokens.id_token }),
       ...(tokens.scope !== undefined && { s: tokens.scope }),
     };
-    await this.#store.set(key, this.#seal(key, record), tokens.refresh_token_expires_in);
+    await this.#store.set(key, this.#seal(key, record), Math.ceil(tokens.refresh_token_expires_in));
   }
 
   /**
@@ -256,7 +265,6 @@ export class TokenVault {
         await this.#store.delete(key);
         return undefined;
       }
-      if (isKakaoError(err)) throw err;
       throw err;
     }
   }

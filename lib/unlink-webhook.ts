@@ -12,6 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
 
 import { checkOptionNames, configError, requireString } from './config';
+import { KakaoSessionError, TokenStoreError } from './errors';
 import { consoleLogger, type KakaoLogEvent, type KakaoLogger } from './logger';
 import { safeEqual } from './pkce';
 
@@ -233,7 +234,11 @@ export function createUnlinkWebhookHandler(options: UnlinkWebhookOptions): Reque
       answer(res, 200);
     } else if (outcome.kind === 'failed') {
       log(req, 'error', failureReason('handler_failed', outcome.error), userId);
-      answer(res, 500);
+      // A store outage is a 503 (try again later); anything else is our failure.
+      answer(
+        res,
+        outcome.error instanceof TokenStoreError || outcome.error instanceof KakaoSessionError ? 503 : 500,
+      );
     } else {
       log(req, 'warn', 'handler_slow', userId);
       answer(res, 200);

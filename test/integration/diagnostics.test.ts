@@ -27,7 +27,10 @@ describe('diagnostics for lost login sessions', () => {
   });
 
   test('a cookieless callback on a loopback address points at the localhost / 127.0.0.1 mix-up', async () => {
-    const res = await h.agent().get(`/auth/kakao/callback?code=abc&state=${'A'.repeat(43)}`).redirects(0);
+    const res = await h
+      .agent()
+      .get(`/auth/kakao/callback?code=abc&state=${'A'.repeat(43)}`)
+      .redirects(0);
     expect(res.headers.location).toBe('/?login_error=session_missing');
     expect(lost()).toHaveLength(1);
     expect(lost()[0]).toMatchObject({ reason: 'host_mismatch' });
@@ -35,7 +38,11 @@ describe('diagnostics for lost login sessions', () => {
   });
 
   test('a callback on a different host name than the callback URL is explained as a host mismatch', async () => {
-    await h.agent().get(`/auth/kakao/callback?code=abc&state=${'A'.repeat(43)}`).set('Host', `localhost:${port}`).redirects(0);
+    await h
+      .agent()
+      .get(`/auth/kakao/callback?code=abc&state=${'A'.repeat(43)}`)
+      .set('Host', `localhost:${port}`)
+      .redirects(0);
     expect(lost()[0]).toMatchObject({ reason: 'host_mismatch' });
     expect(lost()[0]!.hint).toContain('localhost');
   });

@@ -225,10 +225,17 @@ describe('no leaks over many logins', () => {
     try {
       const baseline = await client.dbsize();
       expect(await driver.run(app.url, ABANDONED, 'logout')).toMatchObject({ failures: [] });
-      // Only each user's emptied index may remain, and it expires too.
+      // Only each user's emptied index and the short-lived logout tombstones (R67) may remain, and
+      // both expire.
       const afterLogout = await keysWithTtl();
-      expect([...afterLogout.keys()].filter((key) => !key.startsWith('kle:idx:'))).toEqual([]);
-      expect(afterLogout.size).toBeLessThanOrEqual(baseline + 100);
+      const lasting = [...afterLogout.keys()].filter(
+        (key) => !key.startsWith('kle:idx:') && !key.startsWith('kle:ended:'),
+      );
+      expect(lasting).toEqual([]);
+      const tombstones = [...afterLogout].filter(([key]) => key.startsWith('kle:ended:'));
+      expect(tombstones.length).toBeLessThanOrEqual(ABANDONED);
+      for (const [, ttl] of tombstones) expect(ttl).toBeLessThanOrEqual(600);
+      expect(afterLogout.size - tombstones.length).toBeLessThanOrEqual(baseline + 100);
 
       expect(await driver.run(app.url, ABANDONED, 'abandon')).toMatchObject({ failures: [] });
       const abandoned = [...(await keysWithTtl())].filter(([key]) => key.startsWith('kle:sess:'));

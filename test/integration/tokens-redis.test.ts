@@ -157,6 +157,23 @@ describe('tokens in Redis through the example app', () => {
     expect(copied.body).toEqual({ error: 'reauth_required' });
   });
 
+  test('logout and the webhook mark the ended sessions so that a late write cannot resurrect them', async () => {
+    const a = h.agent();
+    const sid = sessionId(await login(h, a));
+    await a.post('/logout').redirects(0);
+    expect(await redis.ttl(`kle:ended:${sid}`)).toBeGreaterThan(3600);
+    const b = h.agent();
+    const sidB = sessionId(await login(h, b));
+    const hook = await h
+      .agent()
+      .post('/webhooks/kakao/unlink')
+      .set('Authorization', `KakaoAK ${h.emulator.adminKey}`)
+      .type('form')
+      .send({ app_id: String(h.emulator.appId), user_id: MINJI, referrer_type: 'UNLINK_FROM_APPS' });
+    expect(hook.status).toBe(200);
+    expect(await redis.exists(`kle:ended:${sidB}`)).toBe(1);
+  });
+
   test('logout deletes the stored tokens of that login only', async () => {
     const a = h.agent();
     const b = h.agent();
