@@ -434,6 +434,15 @@ describe('Kakao faults during the callback', () => {
     expect((await agent.get('/me')).status).toBe(401);
   });
 
+  test('/me/kakao answers 504 when Kakao times out, and works again afterwards', async () => {
+    const agent = h.agent();
+    await login(h, agent);
+    h.emulator.injectFault({ endpoint: 'user_me', kind: 'hang', times: 1 });
+    const res = await agent.get('/me/kakao');
+    expect(res.status).toBe(504);
+    expect((await agent.get('/me/kakao')).status).toBe(200);
+  });
+
   test('Kakao unreachable → 502', async () => {
     const h2 = await startHarness({ overrides: { timeoutMs: 500 } });
     try {

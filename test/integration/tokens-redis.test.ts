@@ -84,6 +84,17 @@ describe('tokens in Redis through the example app', () => {
     expect(res.body.id).toBe(MINJI);
   });
 
+  test('/me/kakao answers 502 for Kakao garbage and keeps the tokens', async () => {
+    const agent = h.agent();
+    await login(h, agent);
+    h.emulator.injectFault({ endpoint: 'user_me', kind: 'html_500', times: 1 });
+    const garbage = await agent.get('/me/kakao');
+    expect(garbage.status).toBe(502);
+    expect(garbage.body).toMatchObject({ error: 'error' });
+    expect(garbage.text).not.toMatch(/at .*\(.*:\d+:\d+\)/);
+    expect((await agent.get('/me/kakao')).status).toBe(200);
+  });
+
   test('50 concurrent /me/kakao after Kakao expired the access token cause exactly one refresh', async () => {
     const agent = h.agent();
     await login(h, agent);
