@@ -12,7 +12,7 @@ import {
   requirePositiveInt,
 } from './config';
 import { KakaoApiError, KakaoError, KakaoResponseError } from './errors';
-import { requestJson, type HttpOptions, type JsonResponse } from './http';
+import { requestJson, resolveTransportOptions, type HttpOptions, type JsonResponse } from './http';
 import { apiFailure, type KakaoGetUserOptions } from './kakao-client';
 import type { KakaoUserMeResponse } from './kakao-types';
 
@@ -54,7 +54,6 @@ export interface KakaoUserIdsPage {
 const OPTION_NAMES = ['adminKey', 'apiOrigin', 'timeoutMs', 'maxResponseBytes', 'fetch'] as const;
 const WHAT = 'KakaoAdminClient';
 const MAX_TIMEOUT_MS = 2_147_483_647;
-const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 // Kakao's admin keys are 32 hex characters; any printable ASCII is accepted so that emulators and
 // future key formats work, but nothing that could break or smuggle a header.
 const ADMIN_KEY_PATTERN = /^[\x21-\x7e]{1,256}$/;
@@ -103,18 +102,7 @@ export class KakaoAdminClient {
     if (timeoutMs > MAX_TIMEOUT_MS) {
       throw configError(`${WHAT}: "timeoutMs" must be at most ${MAX_TIMEOUT_MS} ms (got ${timeoutMs}).`);
     }
-    const maxResponseBytes = requirePositiveInt(WHAT, 'maxResponseBytes', options.maxResponseBytes, 65_536);
-    if (maxResponseBytes > MAX_RESPONSE_BYTES) {
-      throw configError(
-        `${WHAT}: "maxResponseBytes" must be at most ${MAX_RESPONSE_BYTES} (Kakao's answers are a few KB; got ${maxResponseBytes}).`,
-      );
-    }
-    const fetchFn = options.fetch;
-    if (fetchFn !== undefined && typeof fetchFn !== 'function') {
-      throw configError(
-        `${WHAT}: "fetch" must be a fetch function (default: the built-in keep-alive node:http transport; got ${typeof fetchFn}).`,
-      );
-    }
+    const { maxResponseBytes, fetch: fetchFn } = resolveTransportOptions(WHAT, options);
     this.#http = Object.freeze({ fetch: fetchFn, timeoutMs, maxResponseBytes });
     Object.freeze(this);
   }

@@ -6,6 +6,7 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import { configError, requirePositiveInt } from './config';
 import { KakaoResponseError } from './errors';
 import { parseJsonExactIntegers } from './json';
 
@@ -28,6 +29,33 @@ export interface HttpOptions {
   timeoutMs: number;
   /** Largest body accepted, in bytes; a longer body fails with reason `too_large`. */
   maxResponseBytes: number;
+}
+
+/** Largest `maxResponseBytes` a client accepts. */
+const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Validates the transport options a client takes (`maxResponseBytes`, `fetch`) and returns them
+ * with defaults applied. Shared by every client so the rules and messages are the same.
+ * @throws TypeError (`ERR_INVALID_ARG_VALUE`) with the fix in the message.
+ */
+export function resolveTransportOptions(
+  what: string,
+  options: { maxResponseBytes?: number | undefined; fetch?: typeof globalThis.fetch | undefined },
+): { maxResponseBytes: number; fetch: typeof globalThis.fetch | undefined } {
+  const maxResponseBytes = requirePositiveInt(what, 'maxResponseBytes', options.maxResponseBytes, 65_536);
+  if (maxResponseBytes > MAX_RESPONSE_BYTES) {
+    throw configError(
+      `${what}: "maxResponseBytes" must be at most ${MAX_RESPONSE_BYTES} (Kakao's answers are a few KB; got ${maxResponseBytes}).`,
+    );
+  }
+  const fetchFn = options.fetch;
+  if (fetchFn !== undefined && typeof fetchFn !== 'function') {
+    throw configError(
+      `${what}: "fetch" must be a fetch function (default: the built-in keep-alive node:http transport; got ${typeof fetchFn}).`,
+    );
+  }
+  return { maxResponseBytes, fetch: fetchFn };
 }
 
 /** A response whose status is not 3xx, with its body parsed when it was declared as JSON. */

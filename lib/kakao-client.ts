@@ -15,7 +15,7 @@ import {
   requireString,
 } from './config';
 import { isKakaoError, KakaoApiError, KakaoError, KakaoResponseError, KakaoTokenError } from './errors';
-import { requestJson, type HttpOptions, type JsonResponse } from './http';
+import { requestJson, resolveTransportOptions, type HttpOptions, type JsonResponse } from './http';
 import type { KakaoTokenResponse, KakaoUserMeResponse } from './kakao-types';
 
 /** Options of {@link KakaoClient}. */
@@ -77,7 +77,6 @@ const OPTION_NAMES = [
 const WHAT = 'KakaoClient';
 // setTimeout (behind AbortSignal.timeout) turns longer delays into 1 ms.
 const MAX_TIMEOUT_MS = 2_147_483_647;
-const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 // RFC 6750 b64token plus the characters Kakao tokens are seen to use; anything else cannot go in a header.
 const TOKEN_PATTERN = /^[\x21-\x7e]{1,4096}$/;
 const VERIFIER_PATTERN = /^[A-Za-z0-9\-._~]{43,128}$/;
@@ -148,18 +147,7 @@ export class KakaoClient {
     );
     const timeoutMs = timeout('timeoutMs', options.timeoutMs, 10_000);
     const logoutTimeoutMs = timeout('logoutTimeoutMs', options.logoutTimeoutMs, 3_000);
-    const maxResponseBytes = requirePositiveInt(WHAT, 'maxResponseBytes', options.maxResponseBytes, 65_536);
-    if (maxResponseBytes > MAX_RESPONSE_BYTES) {
-      throw configError(
-        `${WHAT}: "maxResponseBytes" must be at most ${MAX_RESPONSE_BYTES} (Kakao's answers are a few KB; got ${maxResponseBytes}).`,
-      );
-    }
-    const fetchFn = options.fetch;
-    if (fetchFn !== undefined && typeof fetchFn !== 'function') {
-      throw configError(
-        `${WHAT}: "fetch" must be a fetch function (default: the built-in keep-alive node:http transport; got ${typeof fetchFn}).`,
-      );
-    }
+    const { maxResponseBytes, fetch: fetchFn } = resolveTransportOptions(WHAT, options);
     this.#options = Object.freeze({
       clientSecret,
       http: Object.freeze({ fetch: fetchFn, timeoutMs, maxResponseBytes }),

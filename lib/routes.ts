@@ -66,8 +66,6 @@ export interface KakaoAuthOptions extends Partial<KakaoStrategyOptionsBase> {
   failureRedirect?: string;
   /** Where logout goes. Default `/`. */
   logoutRedirect?: string;
-  /** Name of the session cookie, cleared on logout. Default `connect.sid` (express-session's default). */
-  sessionCookieName?: string;
   /** Where sealed tokens live. Default: an in-memory store (development only). */
   tokenStore?: TokenStore;
   /** Seals tokens. Default: a random key per process (development only). */
@@ -250,12 +248,7 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     if (!(options.strategy instanceof KakaoStrategy))
       throw configError(`${WHAT}: "strategy" must be a KakaoStrategy.`);
     for (const name of STRATEGY_OPTIONS) {
-      if (
-        options[name] !== undefined &&
-        name !== 'logger' &&
-        name !== 'now' &&
-        name !== 'sessionCookieName'
-      ) {
+      if (options[name] !== undefined && name !== 'logger' && name !== 'now') {
         throw configError(
           `${WHAT}: "${name}" cannot be combined with "strategy"; configure the strategy instead.`,
         );
@@ -286,15 +279,7 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
   const callbackPath = strategy.callbackPath;
   const failureRedirect = requirePath('failureRedirect', options.failureRedirect, '/');
   const logoutRedirect = requirePath('logoutRedirect', options.logoutRedirect, '/');
-  const cookieName =
-    options.sessionCookieName === undefined
-      ? 'connect.sid'
-      : requireString(
-          WHAT,
-          'sessionCookieName',
-          options.sessionCookieName,
-          'the express-session "name" option',
-        );
+  const cookieName = strategy.sessionCookieName;
   const maxSessionAgeMs = requirePositiveInt(WHAT, 'maxSessionAgeMs', options.maxSessionAgeMs, 12 * 3600_000);
   const rateLimit = options.loginRateLimitPerMinute ?? 300;
   // Counts login starts that have not (yet) come back as a successful login: a flood of starts is

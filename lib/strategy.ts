@@ -463,6 +463,11 @@ export class KakaoStrategy extends OAuth2Strategy {
     return this.options.callbackPath;
   }
 
+  /** The session cookie's name (for diagnostics, and for kakaoAuth to clear it on logout). */
+  get sessionCookieName(): string {
+    return this.options.sessionCookieName;
+  }
+
   /** The session property holding login transactions. */
   get sessionKey(): string {
     return this.options.sessionKey;
