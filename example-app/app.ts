@@ -160,7 +160,6 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
         user: req.user as KakaoSessionUser | undefined,
         loginError,
         demoEmulatorUrl: emulatorUrl,
-        unlinkAvailable: true,
       }),
     );
   });

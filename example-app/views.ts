@@ -87,7 +87,6 @@ export function homePage(options: {
   user: KakaoSessionUser | undefined;
   loginError: string | undefined;
   demoEmulatorUrl: string | undefined;
-  unlinkAvailable: boolean;
 }): string {
   const { user, loginError, demoEmulatorUrl } = options;
   const alert = loginError
@@ -111,9 +110,7 @@ export function homePage(options: {
     ? `<img src="${escapeHtml(user.image)}" alt="" referrerpolicy="no-referrer">`
     : '<img alt="">';
   const email = user.email ? `<div class="muted" data-email>${escapeHtml(user.email)}</div>` : '';
-  const unlink = options.unlinkAvailable
-    ? `<form method="post" action="/unlink"><button class="danger" type="submit">연결 끊기 · Unlink</button></form>`
-    : '';
+  const unlink = `<form method="post" action="/unlink"><button class="danger" type="submit">연결 끊기 · Unlink</button></form>`;
   return page(
     'Logged in with Kakao',
     `<h1>안녕하세요!</h1>${alert}
