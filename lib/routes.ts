@@ -494,10 +494,10 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     fail(req, res, 405, 'method_not_allowed');
   });
 
-  /** Destroys this request's session and expires its cookie (same name and attributes). */
   // A tombstone only has to outlive requests that loaded the session before it ended (a request
   // longer than 10 minutes is not one Express serves); it keeps Redis growth per logout bounded.
   const endedTtlSeconds = 600;
+  /** Destroys this request's session (tombstoned when logged in) and expires its cookie. */
   const endThisSession = async (req: Request, res: Response): Promise<void> => {
     const cookie = req.session.cookie;
     if (req.user) await vault.store.markSessionEnded(req.sessionID, endedTtlSeconds);
