@@ -284,6 +284,82 @@ describe('tokens in Redis through the example app', () => {
   });
 });
 
+describe('sessions in Redis', () => {
+  let server: RedisServerHandle;
+  let redis: Redis;
+  let offset = 0;
+  let h: Harness;
+  beforeAll(async () => {
+    server = await startRedisServer();
+    redis = new Redis(server.url);
+    h = await startHarness({
+      env: { REDIS_URL: server.url, SESSION_SECRET: `${'n'.repeat(40)},${'s'.repeat(40)}` },
+      overrides: { now: () => Date.now() + offset },
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+    redis?.disconnect();
+    await server?.kill();
+  });
+
+  test('requests without a session cookie never touch Redis (R37)', async () => {
+    const before = Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))![1]);
+    for (let i = 0; i < 100; i++) expect((await h.agent().get('/')).status).toBe(200);
+    for (let i = 0; i < 20; i++) expect((await h.agent().get('/me')).status).toBe(401);
+    const after = Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))![1]);
+    // The two INFO calls themselves are the only commands.
+    expect(after - before).toBeLessThanOrEqual(1);
+    expect(await redis.keys('kle:sess:*')).toEqual([]);
+  });
+
+  test('the idle timeout is the session key TTL in Redis, renewed by each request (R34)', async () => {
+    const agent = h.agent();
+    const sid = sessionId(await login(h, agent));
+    await redis.expire(`kle:sess:${sid}`, 100);
+    expect((await agent.get('/me')).status).toBe(200);
+    const ttl = await redis.ttl(`kle:sess:${sid}`);
+    expect(ttl).toBeGreaterThan(1790);
+    expect(ttl).toBeLessThanOrEqual(1800);
+    await redis.del(`kle:sess:${sid}`);
+    expect((await agent.get('/me')).status).toBe(401);
+  });
+
+  test('the absolute lifetime ends an active session after 12 hours (R35)', async () => {
+    const agent = h.agent();
+    await login(h, agent);
+    offset = 11 * 3600_000;
+    try {
+      expect((await agent.get('/me')).status).toBe(200);
+      offset = 12 * 3600_000 + 1000;
+      expect((await agent.get('/me')).status).toBe(401);
+    } finally {
+      offset = 0;
+    }
+  });
+
+  test('a cookie signed with the previous session secret still works after rotation (R32)', async () => {
+    const agent = h.agent();
+    const res = await login(h, agent);
+    const old = startHarness({
+      env: { REDIS_URL: server.url, SESSION_SECRET: 's'.repeat(40) },
+      sharedEmulator: h.emulator,
+    });
+    const previous = await old;
+    try {
+      // A session made under the old secret alone…
+      const legacy = previous.agent();
+      const legacyCookie = sessionCookie(await login(previous, legacy));
+      // …is accepted by the app that now signs with the new secret and verifies both.
+      expect((await h.agent().get('/me').set('Cookie', legacyCookie)).status).toBe(200);
+      // New cookies are signed with the first secret, which the old app does not know.
+      expect((await previous.agent().get('/me').set('Cookie', sessionCookie(res))).status).toBe(401);
+    } finally {
+      await previous.close();
+    }
+  });
+});
+
 describe('Redis outages', () => {
   let server: RedisServerHandle;
   let h: Harness;
