@@ -15,11 +15,10 @@
 
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startRedisServer, type RedisServerHandle } from './redis-server';
+import { findFreePort, startRedisServer, type RedisServerHandle } from './redis-server';
 
 const run = promisify(execFile);
 
@@ -135,17 +134,4 @@ async function clusterInfo(port: number): Promise<string> {
   } catch {
     return '';
   }
-}
-
-function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -173,7 +173,8 @@ async function launch(port: number, extraArgs: string[]): Promise<Instance> {
   );
 }
 
-function findFreePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that was free a moment ago (callers retry on EADDRINUSE). */
+export function findFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
