@@ -402,15 +402,13 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
         // Absolute lifetime reached (or a session from an older layout): the login's tokens go
         // and the user logs in again, in a fresh empty session so the rest of the request has one.
         if (typeof user.id === 'string') {
-          vault
-            .delete({ userId: user.id, sessionId: req.sessionID })
-            .catch((err: unknown) =>
-              logger({
-                level: 'warn',
-                event: 'token_delete_failed',
-                reason: isKakaoError(err) ? err.code : 'unexpected',
-              }),
-            );
+          vault.delete({ userId: user.id, sessionId: req.sessionID }).catch((err: unknown) =>
+            logger({
+              level: 'warn',
+              event: 'token_delete_failed',
+              reason: isKakaoError(err) ? err.code : 'unexpected',
+            }),
+          );
         }
         session.regenerate((err?: unknown) => {
           if (err) next(new KakaoSessionError('The session could not be renewed', { cause: err }));
