@@ -5,14 +5,14 @@ import session from 'express-session';
 import helmet from 'helmet';
 import { Redis, type RedisOptions } from 'ioredis';
 import {
-  ReauthRequiredError,
-  RedisTokenStore,
   MemoryTokenStore,
+  RedisTokenStore,
   consoleLogger,
   createTokenCipher,
+  isKakaoError,
   kakaoAuth,
-  statusForError,
-  type KakaoAuthOptions,
+  kakaoErrorHandler,
+  type KakaoAuthOptionsWithStrategyOptions,
   type KakaoAuthRouter,
   type KakaoLogger,
   type KakaoSessionUser,
@@ -59,8 +59,8 @@ export interface CreateAppOptions {
   /** The emulator's origin in demo mode (shown on the page, allowed for images). */
   emulatorUrl?: string;
   logger?: KakaoLogger;
-  /** Test and benchmark hooks (e.g. a lower rate limit); production leaves this unset. */
-  overrides?: Partial<KakaoAuthOptions>;
+  /** Test and benchmark hooks (e.g. an injected clock); production leaves this unset. */
+  overrides?: Partial<KakaoAuthOptionsWithStrategyOptions>;
 }
 
 /** Longest URL accepted on the auth routes. */
@@ -95,10 +95,8 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
         },
       },
       strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
-      // With no-referrer, Chromium sends "Origin: null" on the page's own form posts, which the
-      // logout CSRF check must refuse; same-origin keeps the Origin for our own forms and sends
-      // nothing to other sites. The OAuth callback itself still answers no-referrer.
-      referrerPolicy: { policy: 'same-origin' },
+      // helmet's default Referrer-Policy (no-referrer) stays: Chromium then sends "Origin: null" with
+      // "Sec-Fetch-Site: same-origin" on the logout form, which kakaoAuth accepts.
     }),
   );
 
@@ -120,7 +118,6 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
     kakaoAccountLogoutRedirectURL: `${new URL(callbackURL).origin}/logout/kakao/callback`,
     ...(config.adminKey !== undefined &&
       config.appId !== undefined && { adminKey: config.adminKey, appId: config.appId }),
-    loginRateLimitPerMinute: config.loginRateLimitPerMinute,
     tokenStore: redis ? new RedisTokenStore({ client: redis, prefix: 'kle:' }) : new MemoryTokenStore(),
     tokenCipher: createTokenCipher({ keys: config.tokenKeys }),
     logger,
@@ -189,11 +186,8 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
       .withAccessToken(req, (accessToken) => auth.strategy.client.getUser(accessToken))
       .then((me) => res.json(me))
       .catch((err: unknown) => {
-        if (err instanceof ReauthRequiredError) {
-          res.status(401).json({ error: 'reauth_required' });
-          return;
-        }
-        next(err);
+        if (isKakaoError(err, 'ERR_KAKAO_REAUTH_REQUIRED')) res.status(401).json({ error: 'reauth_required' });
+        else next(err);
       });
   });
 
@@ -216,45 +210,32 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
     res.status(404).type('html').send(errorPage(404, randomUUID()));
   });
 
-  // Last resort: store outages (express-session passes Redis errors here) become 503; nothing
-  // internal reaches the response.
+  // Store outages (express-session passes Redis errors here), Kakao failures and timeouts: 503, 502,
+  // 504 without stack traces; pages get the app's error page, /me* and /healthz JSON.
+  app.use(
+    kakaoErrorHandler({
+      logger,
+      renderError: (_req, res, error) => {
+        res.status(error.status).type('html').send(errorPage(error.status, error.requestId));
+      },
+    }),
+  );
+  // Anything else: a 500 with a correlation id, nothing internal in the response.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const requestId = randomUUID();
-    const status = httpStatusOf(err);
+    const status = clientErrorStatus(err) ?? 500;
     if (process.env.DEBUG_KLE) console.error(err);
-    logger({
-      level: status >= 500 ? 'error' : 'warn',
-      event: 'request_failed',
-      reason: status === 503 ? 'store_unavailable' : String(status),
-      ip: req.ip,
-      requestId,
-    });
+    logger({ level: status >= 500 ? 'error' : 'warn', event: 'request_failed', reason: String(status), ip: req.ip, requestId });
     if (res.headersSent) return;
-    if (status === 503) res.set('Retry-After', '5');
-    const wantsJson = req.path.startsWith('/me') || req.path === '/healthz';
-    if (wantsJson)
-      res.status(status).json({ error: status === 503 ? 'service_unavailable' : 'error', requestId });
+    if (req.path.startsWith('/me') || req.path === '/healthz') res.status(status).json({ error: 'error', requestId });
     else res.status(status).type('html').send(errorPage(status, requestId));
   });
 
   return { app, auth };
 }
 
-function httpStatusOf(err: unknown): number {
-  const mapped = statusForError(err);
-  if (mapped !== 500) return mapped;
-  const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status;
-  if (typeof status === 'number' && status >= 400 && status < 500) return status;
-  // ioredis and connect-redis errors (connection closed, command timeout, offline queue disabled).
-  const name = (err as { name?: unknown } | null)?.name;
-  const message = String((err as { message?: unknown } | null)?.message ?? '');
-  if (
-    name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|Command timed out|enableOfflineQueue|Stream isn't writeable|ECONNREFUSED/.test(
-      message,
-    )
-  ) {
-    return 503;
-  }
-  return 500;
+/** The 4xx status of a client error raised by Express itself (a malformed URL, say), if it is one. */
+function clientErrorStatus(err: unknown): number | undefined {
+  const status = (err as { status?: unknown } | null)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }

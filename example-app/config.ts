@@ -24,8 +24,6 @@ export interface AppConfig {
   /** Which secrets were generated because none were configured (development only). */
   generated: { sessionSecret: boolean; tokenKeys: boolean };
   trustProxy: boolean | number | string | undefined;
-  /** Login starts per client IP and minute; false = no limit (benchmarks). From LOGIN_RATE_LIMIT_PER_MINUTE. */
-  loginRateLimitPerMinute: number | false;
 }
 
 /** A configuration problem; the message lists every problem and how to fix it. */
@@ -115,13 +113,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     problems.push(`KAKAO_OIDC must be "true" or "false" (got "${env.KAKAO_OIDC}").`);
   }
 
-  const rate = env.LOGIN_RATE_LIMIT_PER_MINUTE;
-  if (rate !== undefined && rate !== '' && !/^\d+$/.test(rate)) {
-    problems.push(
-      `LOGIN_RATE_LIMIT_PER_MINUTE must be a whole number (0 turns the limit off; got "${rate}").`,
-    );
-  }
-
   if (problems.length > 0) {
     throw new ConfigError(`The example app cannot start:\n  - ${problems.join('\n  - ')}`);
   }
@@ -134,7 +125,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     clientID,
     clientSecret: env.KAKAO_CLIENT_SECRET || undefined,
     callbackURL,
-    scopes: env.KAKAO_SCOPES === undefined ? ['profile_nickname', 'profile_image'] : list(env.KAKAO_SCOPES),
+    // Unset: no scope parameter, and Kakao asks for the consent items set up in the console.
+    scopes: list(env.KAKAO_SCOPES),
     oidc: env.KAKAO_OIDC === 'true',
     authOrigin: env.KAKAO_AUTH_ORIGIN?.trim() || 'https://kauth.kakao.com',
     apiOrigin: env.KAKAO_API_ORIGIN?.trim() || 'https://kapi.kakao.com',
@@ -145,7 +137,5 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     tokenKeys: tokenKeys.length > 0 ? tokenKeys : generateKeyRing(),
     generated: { sessionSecret: sessionSecrets.length === 0, tokenKeys: tokenKeys.length === 0 },
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
-    loginRateLimitPerMinute:
-      rate === undefined || rate === '' ? 30 : Number(rate) === 0 ? false : Number(rate),
   };
 }

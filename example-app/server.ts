@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import {
   consoleLogger,
   startupWarnings,
-  type KakaoAuthOptions,
+  type KakaoAuthOptionsWithStrategyOptions,
   type KakaoAuthRouter,
   type KakaoLogger,
 } from 'kakao-login-express';
@@ -28,7 +28,11 @@ export interface RunningApp {
 /** Starts the example app (and, in demo mode, the emulator it talks to). Used by `npm start` and tests. */
 export async function startExampleApp(
   config: AppConfig,
-  options: { logger?: KakaoLogger; overrides?: Partial<KakaoAuthOptions>; log?: (line: string) => void } = {},
+  options: {
+    logger?: KakaoLogger;
+    overrides?: Partial<KakaoAuthOptionsWithStrategyOptions>;
+    log?: (line: string) => void;
+  } = {},
 ): Promise<RunningApp> {
   const log = options.log ?? ((line: string) => console.log(line));
   // Until the app is attached (Redis and the emulator may take a moment), answer 503 rather than
@@ -45,7 +49,8 @@ export async function startExampleApp(
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  const callbackURL = config.callbackURL ?? `${url}/auth/kakao/callback`;
+  // The contract's default redirect URI is on localhost with the real port, whatever HOST binds.
+  const callbackURL = config.callbackURL ?? `http://localhost:${port}/auth/kakao/callback`;
   const appOrigin = new URL(callbackURL).origin;
 
   let emulator: KakaoEmulator | undefined;

@@ -6,12 +6,12 @@
 
 /** Every code an error of this library can carry. */
 export type KakaoErrorCode =
-  | 'ERR_KAKAO_AUTHORIZATION'
   | 'ERR_KAKAO_TOKEN'
   | 'ERR_KAKAO_API'
   | 'ERR_KAKAO_RESPONSE'
   | 'ERR_KAKAO_ID_TOKEN'
   | 'ERR_KAKAO_TOKEN_DECRYPTION'
+  | 'ERR_KAKAO_TOKEN_KEY_UNKNOWN'
   | 'ERR_KAKAO_TOKEN_STORE'
   | 'ERR_KAKAO_SESSION'
   | 'ERR_KAKAO_REAUTH_REQUIRED';
@@ -31,21 +31,21 @@ export class KakaoError extends Error {
 }
 
 /**
- * True for any error of this library, also across two copies of the package (where `instanceof`
- * would fail).
+ * True for any error of this library (or, with `code`, for errors with that code), also across two
+ * copies of the package, where `instanceof` would fail.
+ *
+ * @example
+ * ```ts
+ * if (isKakaoError(err, 'ERR_KAKAO_REAUTH_REQUIRED')) res.redirect('/auth/kakao');
+ * ```
  */
-export function isKakaoError(value: unknown): value is KakaoError {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
-}
-
-/** The authorization server redirected back with `?error=…` (other than the user cancelling). */
-export class KakaoAuthorizationError extends KakaoError {
-  /** Kakao's `error` value, e.g. `consent_required`. */
-  readonly error: string;
-  constructor(error: string) {
-    super('ERR_KAKAO_AUTHORIZATION', `Kakao authorization failed: ${error}`);
-    this.error = error;
-  }
+export function isKakaoError(value: unknown, code?: KakaoErrorCode): value is KakaoError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[BRAND] === true &&
+    (code === undefined || (value as KakaoError).code === code)
+  );
 }
 
 /** The token endpoint (kauth) answered with an OAuth error body. */
@@ -128,6 +128,22 @@ export class IdTokenError extends KakaoError {
 export class TokenDecryptionError extends KakaoError {
   constructor() {
     super('ERR_KAKAO_TOKEN_DECRYPTION', 'Token record could not be decrypted');
+  }
+}
+
+/**
+ * A sealed value names a key id this process's key ring does not hold. During a key rotation another
+ * process may hold that key, so the value is kept (never deleted) and this request goes without it.
+ */
+export class TokenKeyUnknownError extends KakaoError {
+  /** The unknown key id (not secret: it is written in clear into every envelope). */
+  readonly kid: string;
+  constructor(kid: string) {
+    super(
+      'ERR_KAKAO_TOKEN_KEY_UNKNOWN',
+      `Token record sealed under key id "${kid}", which this process's key ring does not hold (deploy the key to every process before sealing with it)`,
+    );
+    this.kid = kid;
   }
 }
 

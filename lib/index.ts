@@ -1,16 +1,17 @@
 /**
  * kakao-login-express: Login with Kakao for Express and Passport.
  *
- * Public surface only. Internal on purpose (importable from the sources, not promised stable):
- * the HTTP transport (`http.ts`), the exact-integer JSON parser, the transaction bag format and
- * the authorize-URL builder. The Kakao emulator is a separate entry point,
- * `kakao-login-express/testing`, so that it never ships in a production bundle by accident.
+ * The public surface, listed name by name (a test pins it). Internal on purpose, importable from the
+ * sources but not promised stable: the HTTP transport, the exact-integer JSON parser, the transaction
+ * cookie format, the URL builders, the Redis client adapter, the diagnostics' hint tables and the
+ * ID-token verifier. The Kakao emulator is a separate entry point, `kakao-login-express/testing`, so that
+ * it never ships in a production bundle by accident.
  */
-export { KakaoStrategy, LOGIN_FAILURE_MESSAGES } from './strategy';
+
+// The Passport strategy
+export { KakaoStrategy } from './strategy';
 export type {
   KakaoAuthenticateOptions,
-  KakaoLoginFailure,
-  KakaoLoginFailureCode,
   KakaoStrategyOptions,
   KakaoStrategyOptionsBase,
   KakaoStrategyOptionsWithRequest,
@@ -19,41 +20,64 @@ export type {
   KakaoVerifyFunction,
   KakaoVerifyFunctionWithRequest,
 } from './strategy';
-export { kakaoAuth, defaultRenderError, statusForError } from './routes';
-export type { KakaoAuthOptions, KakaoAuthRouter, KakaoRouteError, KakaoSessionUser } from './routes';
-export { KakaoClient } from './kakao-client';
-export type { KakaoClientOptions, KakaoAccessTokenInfo, KakaoGetUserOptions } from './kakao-client';
-export { parseProfile } from './profile';
-export type { KakaoProfile } from './profile';
-export { sanitizeReturnTo } from './return-to';
-export { createTokenCipher, parseKeyRing, generateKeyRing } from './token-cipher';
-export type { TokenCipher, TokenCipherKey, SealContext } from './token-cipher';
-export { RedisTokenStore, MemoryTokenStore } from './token-store';
-export type { TokenStore, TokenRecordKey } from './token-store';
-export { TokenVault } from './tokens';
-export type { KakaoTokens, TokenVaultOptions } from './tokens';
-export { consoleLogger, createConsoleLogger, silentLogger } from './logger';
-export type { KakaoLogger, KakaoLogEvent, KakaoLogLevel } from './logger';
+export { LOGIN_FAILURE_MESSAGES } from './login-failures';
+export type { KakaoLoginFailure, KakaoLoginFailureCode } from './login-failures';
 export type { KakaoPrompt } from './config';
-export * from './errors';
-export type * from './kakao-types';
+
+// Drop-in routes
+export { kakaoAuth } from './kakao-auth/index';
+export type { KakaoAuthRouter } from './kakao-auth/index';
+export type {
+  KakaoAuthOptions,
+  KakaoAuthOptionsWithStrategy,
+  KakaoAuthOptionsWithStrategyOptions,
+  KakaoAuthRouteOptions,
+  KakaoSessionUser,
+} from './kakao-auth/options';
+export { kakaoErrorHandler, statusForError } from './kakao-auth/errors';
+export type { KakaoErrorHandlerOptions, KakaoRouteError } from './kakao-auth/errors';
+
+// Kakao's APIs
+export { KakaoClient } from './kakao-client';
+export type { KakaoAccessTokenInfo, KakaoClientOptions, KakaoGetUserOptions } from './kakao-client';
 export { KakaoAdminClient } from './admin-client';
 export type { KakaoAdminClientOptions, KakaoListUserIdsOptions, KakaoUserIdsPage } from './admin-client';
+export { parseProfile } from './profile';
+export type { KakaoProfile } from './profile';
+export type { KakaoTokenResponse, KakaoUserMeResponse } from './kakao-types';
 export { createUnlinkWebhookHandler } from './unlink-webhook';
 export type { UnlinkEvent, UnlinkWebhookOptions } from './unlink-webhook';
-export { createIdTokenVerifier } from './id-token';
-export type { IdTokenClaims, IdTokenVerifier, IdTokenVerifierOptions, IdTokenRejection } from './id-token';
+
+// Tokens at rest
+export { createTokenCipher, generateKeyRing, parseKeyRing } from './token-cipher';
+export type { SealContext, TokenCipher, TokenCipherKey } from './token-cipher';
+export { MemoryTokenStore } from './stores/memory-token-store';
+export type { MemoryTokenStoreOptions } from './stores/memory-token-store';
+export { RedisTokenStore } from './stores/redis-token-store';
+export type { RedisTokenStoreOptions } from './stores/redis-token-store';
+export type { RedisClientLike } from './stores/redis-client';
+export type { LoginKey, MarkerStore, StoredLogin, TokenStore, WriteOptions } from './stores/contracts';
+export type { KakaoTokens } from './tokens';
+
+// Helpers, logging, diagnostics
+export { sanitizeReturnTo } from './return-to';
+export { consoleLogger, createConsoleLogger, silentLogger } from './logger';
+export type { KakaoLogEvent, KakaoLogger, KakaoLogLevel } from './logger';
+export { startupWarnings } from './diagnostics';
+export type { StartupWarning, StartupWarningCode } from './diagnostics';
+
+// Errors
 export {
-  diagnoseSessionLoss,
-  diagnoseLoginStart,
-  startupWarnings,
-  SESSION_LOSS_HINTS,
-  STARTUP_WARNING_MESSAGES,
-} from './diagnostics';
-export type {
-  Diagnosis,
-  SessionLossCause,
-  StartupWarning,
-  StartupWarningCode,
-  StartupConfigEvidence,
-} from './diagnostics';
+  IdTokenError,
+  KakaoApiError,
+  KakaoError,
+  KakaoResponseError,
+  KakaoSessionError,
+  KakaoTokenError,
+  ReauthRequiredError,
+  TokenDecryptionError,
+  TokenKeyUnknownError,
+  TokenStoreError,
+  isKakaoError,
+} from './errors';
+export type { KakaoErrorCode, KakaoResponseFailure } from './errors';

@@ -1,5 +1,5 @@
 /**
- * Security-event logging (R59). Events carry a fixed set of fields: an event name, a short reason
+ * Security-event logging. Events carry a fixed set of fields: an event name, a short reason
  * code, the user id when known, the client IP and a correlation id. There is no free-text field
  * that could carry a token or a code, by construction.
  */
@@ -22,6 +22,11 @@ export interface KakaoLogEvent {
   requestId?: string;
   /** A sentence for developers (diagnostics); fixed text written by this library, never provider data. */
   hint?: string;
+  /**
+   * The underlying failure of a store or network error: its class and message, with anything that
+   * looks like a credential redacted, and never keys, values or command arguments.
+   */
+  cause?: string;
 }
 
 /** Receives every event; must not throw. */

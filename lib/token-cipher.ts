@@ -2,13 +2,26 @@
  * AES-256-GCM sealing of tokens at rest, with a key ring (`kid`) and the owner bound as AAD.
  *
  * Envelope: `kt1.<kid>.<iv>.<ciphertext>.<tag>`, every binary part unpadded base64url; the IV is 12
- * random bytes per seal, the tag 16 bytes. The AAD is `kt1|<kid>|<purpose>|<userId>|<sessionId>`, so
- * editing the version or the `kid`, or copying a record to another user or session, breaks the tag.
+ * random bytes per seal, the tag 16 bytes. The AAD is `kt1|<kid>|<purpose>|<userId>|<sessionId>` (plus
+ * `|<name>` when the value is bound to a name, such as a cookie's), so editing the version or the `kid`,
+ * or copying a value to another user, session or cookie, breaks the tag.
+ *
+ * Rotation is by key id: the first key of the ring seals, every key opens. A value sealed under a key id
+ * the ring does not know is a different failure from tampering (another process may hold that key).
  */
 
-import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createSecretKey,
+  hkdfSync,
+  randomBytes,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 import { checkOptionNames, configError } from './config';
-import { TokenDecryptionError } from './errors';
+import { TokenDecryptionError, TokenKeyUnknownError } from './errors';
 
 /** One entry of the key ring. */
 export interface TokenCipherKey {
@@ -22,10 +35,12 @@ export interface TokenCipherKey {
 export interface SealContext {
   /** What the value is, e.g. `kakao-refresh`; a value sealed for one purpose never opens for another. */
   purpose: string;
-  /** The application's user id. */
-  userId: string;
+  /** The user the value belongs to; absent and `''` are the same. */
+  userId?: string;
   /** The login (session) the value belongs to; absent and `''` are the same. */
   sessionId?: string;
+  /** The name the value is stored under, such as a cookie's name; bound only when given. */
+  name?: string;
 }
 
 /** Seals and opens strings with the current key of a key ring. */
@@ -41,13 +56,21 @@ export interface TokenCipher {
   seal(plaintext: string, context: SealContext): string;
   /**
    * Decrypts an envelope made by {@link TokenCipher.seal} for the same `context`. `stale` is true when
-   * it was sealed with an older key of the ring: seal it again and store the new envelope.
+   * it was sealed with another key of the ring than the current one: seal it again and store the new
+   * envelope.
    *
-   * @throws TokenDecryptionError on every failure of the envelope (tampering, wrong key, unknown
-   *   version or `kid`, another owner, garbage, not a string), with one fixed message and no cause.
+   * @throws TokenKeyUnknownError when the envelope is well-formed but sealed under a key id this ring
+   *   does not hold (during a key rotation another process may hold it: do not delete the value).
+   * @throws TokenDecryptionError on every other failure (tampering, wrong owner, unknown version,
+   *   garbage, not a string), with one fixed message and no cause.
    * @throws TypeError (`ERR_INVALID_ARG_VALUE`) when `context` is invalid (a programming mistake).
    */
   open(sealed: string, context: SealContext): { plaintext: string; stale: boolean };
+  /**
+   * A cipher over subkeys of this ring for another purpose (HKDF-SHA256 with `label` as info): same key
+   * ids, same rotation, keys that never open this ring's values.
+   */
+  derive(label: string): TokenCipher;
 }
 
 const VERSION = 'kt1';
@@ -93,21 +116,49 @@ export function createTokenCipher(options: { keys: readonly TokenCipherKey[] }):
       `createTokenCipher: "keys" must be a non-empty array of { kid, key } (the first key encrypts); ${GENERATE_HINT}`,
     );
   }
-  const ring = new Map<string, RingEntry>();
-  keys.forEach((entry: unknown, index) => {
-    const { kid, key } = checkKey(entry, index);
-    if (ring.has(kid)) {
+  const checked = keys.map((entry: unknown, index) => checkKey(entry, index));
+  checked.forEach(({ kid, key }, index) => {
+    const twin = checked.slice(0, index).find((other) => other.kid === kid || timingSafeEqual(other.key, key));
+    if (twin?.kid === kid) {
       throw configError(
         `createTokenCipher: key id "${kid}" appears twice in the key ring; every kid must be unique.`,
       );
     }
-    // createSecretKey copies the bytes, so the ring is immune to later changes of the caller's buffer.
-    ring.set(kid, { kid, key: createSecretKey(key), stale: index !== 0 });
+    if (twin) {
+      throw configError(
+        `createTokenCipher: keys "${twin.kid}" and "${kid}" are the same key under two ids; give each kid its own 32 random bytes.`,
+      );
+    }
   });
-  const current = ring.values().next().value as RingEntry;
+  const cipher = ringCipher(
+    // createSecretKey copies the bytes, so the ring is immune to later changes of the caller's buffer.
+    checked.map(({ kid, key }, index) => ({ kid, key: createSecretKey(key), stale: index !== 0 })),
+  );
+  return GENERATED_KEYS.has(checked[0]!.key)
+    ? Object.freeze(Object.defineProperty({ ...cipher }, FROM_GENERATED_KEY, { value: true }))
+    : cipher;
+}
+
+function ringCipher(entries: readonly RingEntry[]): TokenCipher {
+  const ring = new Map(entries.map((entry) => [entry.kid, entry]));
+  const current = entries[0]!;
 
   return Object.freeze({
     currentKid: current.kid,
+
+    derive(label: string): TokenCipher {
+      if (typeof label !== 'string' || label === '') {
+        throw configError('TokenCipher.derive: "label" must be a non-empty string naming the purpose.');
+      }
+      return ringCipher(
+        entries.map((entry) => ({
+          ...entry,
+          key: createSecretKey(
+            Buffer.from(hkdfSync('sha256', entry.key.export(), 'kakao-login-express', label, KEY_BYTES)),
+          ),
+        })),
+      );
+    },
 
     seal(plaintext: string, context: SealContext): string {
       if (typeof plaintext !== 'string') {
@@ -149,7 +200,10 @@ export function createTokenCipher(options: { keys: readonly TokenCipherKey[] }):
       ];
       if (version !== VERSION) throw new TokenDecryptionError();
       const entry = ring.get(kid);
-      if (entry === undefined) throw new TokenDecryptionError();
+      if (entry === undefined) {
+        if (KID_PATTERN.test(kid)) throw new TokenKeyUnknownError(kid);
+        throw new TokenDecryptionError();
+      }
       const iv = decodeCanonical(ivText);
       const ciphertext = decodeCanonical(ciphertextText);
       const tag = decodeCanonical(tagText);
@@ -249,7 +303,38 @@ export function parseKeyRing(spec: string): TokenCipherKey[] {
  * Records sealed with it cannot be opened after a restart.
  */
 export function generateKeyRing(): TokenCipherKey[] {
-  return [{ kid: 'dev', key: randomBytes(KEY_BYTES) }];
+  const key = randomBytes(KEY_BYTES);
+  GENERATED_KEYS.add(key);
+  return [{ kid: 'dev', key }];
+}
+
+/** Keys made by generateKeyRing(), so a cipher built on one can be refused in production. */
+const GENERATED_KEYS = new WeakSet<Buffer>();
+const FROM_GENERATED_KEY = Symbol('kakao-login-express.generatedKey');
+
+/** True for a cipher whose current key came from {@link generateKeyRing} (a per-process key). */
+export function usesGeneratedKey(cipher: TokenCipher): boolean {
+  return (cipher as unknown as Record<symbol, unknown>)[FROM_GENERATED_KEY] === true;
+}
+
+/**
+ * A cipher over keys derived from secrets such as express-session's `secret` (first seals, all
+ * open): each secret gives a key id from its digest and a key through HKDF-SHA256 with `label`.
+ * @throws TypeError (`ERR_INVALID_ARG_VALUE`) for an empty list or a secret shorter than 16 characters.
+ */
+export function cipherFromSecrets(secrets: readonly string[], label: string, what: string): TokenCipher {
+  if (secrets.length === 0 || !secrets.every((s) => typeof s === 'string' && s.length >= 16)) {
+    throw configError(
+      `${what}: each secret must be a string of at least 16 characters (use the same secret(s) as express-session, e.g. process.env.SESSION_SECRET).`,
+    );
+  }
+  return ringCipher(
+    secrets.map((secret, index) => ({
+      kid: `s${createHash('sha256').update(`${label}|${secret}`).digest('base64url').slice(0, 10)}`,
+      key: createSecretKey(Buffer.from(hkdfSync('sha256', secret, 'kakao-login-express', label, KEY_BYTES))),
+      stale: index !== 0,
+    })),
+  );
 }
 
 function checkKey(entry: unknown, index: number): TokenCipherKey {
@@ -277,21 +362,24 @@ function checkKey(entry: unknown, index: number): TokenCipherKey {
   return { kid, key };
 }
 
-function checkContext(context: SealContext, what: string): readonly [string, string, string] {
+function checkContext(context: SealContext, what: string): readonly string[] {
   if (typeof context !== 'object' || context === null) {
-    throw configError(`${what}: context must be an object { purpose, userId, sessionId? }.`);
+    throw configError(`${what}: context must be an object { purpose, userId?, sessionId?, name? }.`);
   }
-  const { purpose, userId, sessionId } = context;
+  const { purpose, userId, sessionId, name } = context;
   if (typeof purpose !== 'string' || purpose === '') {
     throw configError(`${what}: context.purpose must be a non-empty string such as "kakao-refresh".`);
   }
-  if (typeof userId !== 'string' || userId === '') {
-    throw configError(`${what}: context.userId must be a non-empty string.`);
+  for (const [field, value] of [
+    ['userId', userId],
+    ['sessionId', sessionId],
+    ['name', name],
+  ] as const) {
+    if (value !== undefined && typeof value !== 'string') {
+      throw configError(`${what}: context.${field} must be a string when given (got ${typeof value}).`);
+    }
   }
-  if (sessionId !== undefined && typeof sessionId !== 'string') {
-    throw configError(`${what}: context.sessionId must be a string when given (got ${typeof sessionId}).`);
-  }
-  return [purpose, userId, sessionId ?? ''];
+  return name ? [purpose, userId ?? '', sessionId ?? '', name] : [purpose, userId ?? '', sessionId ?? ''];
 }
 
 function buildAad(kid: string, context: SealContext, what: string): Buffer {
@@ -303,11 +391,8 @@ function buildAad(kid: string, context: SealContext, what: string): Buffer {
  * user `a|b` with session `c` and user `a` with session `b|c` would authenticate the same bytes.
  * Fields without those characters appear verbatim, as in the documented format.
  */
-function joinAad(kid: string, [purpose, userId, sessionId]: readonly [string, string, string]): Buffer {
-  return Buffer.from(
-    [VERSION, kid, escapeField(purpose), escapeField(userId), escapeField(sessionId)].join('|'),
-    'utf8',
-  );
+function joinAad(kid: string, fields: readonly string[]): Buffer {
+  return Buffer.from([VERSION, kid, ...fields.map(escapeField)].join('|'), 'utf8');
 }
 
 function escapeField(value: string): string {

@@ -1,5 +1,5 @@
 import supertest from 'supertest';
-import type { KakaoAuthOptions, KakaoLogEvent } from 'kakao-login-express';
+import type { KakaoAuthOptionsWithStrategyOptions, KakaoLogEvent } from 'kakao-login-express';
 import {
   createKakaoEmulator,
   type KakaoEmulator,
@@ -26,7 +26,7 @@ export async function startHarness(
   options: {
     env?: Record<string, string>;
     emulator?: KakaoEmulatorOptions;
-    overrides?: Partial<KakaoAuthOptions>;
+    overrides?: Partial<KakaoAuthOptionsWithStrategyOptions>;
     /** Share another harness's emulator (it is then not closed by this harness). */
     sharedEmulator?: KakaoEmulator;
   } = {},
@@ -49,7 +49,7 @@ export async function startHarness(
   const lines: string[] = [];
   const app = await startExampleApp(config, {
     logger: (event) => events.push(event),
-    overrides: { loginRateLimitPerMinute: false, ...options.overrides },
+    ...(options.overrides && { overrides: options.overrides }),
     log: (line) => lines.push(line),
   });
   return {

@@ -1,4 +1,4 @@
-import { buildAuthorizeUrl } from '../../lib/authorize-url';
+import { buildAuthorizeUrl } from '../../lib/kakao-urls';
 
 const input = {
   authOrigin: 'https://kauth.kakao.com',

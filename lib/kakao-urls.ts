@@ -1,4 +1,4 @@
-/** Builds Kakao's authorization URL. Pure: no request, no session. */
+/** Kakao URLs the browser is sent to: authorize and account logout. Pure: no request, no session. */
 
 /** Everything that goes into `GET /oauth/authorize`. */
 export interface AuthorizeUrlInput {
@@ -36,4 +36,24 @@ export function buildAuthorizeUrl(input: AuthorizeUrlInput): string {
   if (input.serviceTerms.length > 0) params.set('service_terms', input.serviceTerms.join(','));
   if (input.nonce) params.set('nonce', input.nonce);
   return `${input.authOrigin}/oauth/authorize?${params.toString()}`;
+}
+
+/**
+ * Kakao's account logout page, which ends the Kakao browser session and returns to
+ * `logoutRedirectUri` (registered as a Logout Redirect URI in the console) with `state`.
+ *
+ * @see https://developers.kakao.com/docs/latest/ko/kakaologin/rest-api#logout-of-service-and-kakaoaccount
+ */
+export function buildAccountLogoutUrl(input: {
+  authOrigin: string;
+  clientID: string;
+  logoutRedirectUri: string;
+  state: string;
+}): string {
+  const params = new URLSearchParams({
+    client_id: input.clientID,
+    logout_redirect_uri: input.logoutRedirectUri,
+    state: input.state,
+  });
+  return `${input.authOrigin}/oauth/logout?${params.toString()}`;
 }

@@ -1,0 +1,32 @@
+/**
+ * What a login request shows about cookies, hosts and proxies, for the diagnostics: names and flags
+ * only, never a cookie's value.
+ */
+import type { Request } from 'express';
+import type { LoginStartEvidence, SessionLossEvidence } from './diagnostics';
+import type { TransactionCookieConfig } from './transaction-cookies';
+
+export function loginEvidence(
+  req: Request,
+  callbackURL: string,
+  cookies: TransactionCookieConfig,
+): SessionLossEvidence & LoginStartEvidence {
+  const cookieHeader = req.headers.cookie;
+  const names = cookieHeader ? cookieHeader.split(';').map((c) => c.split('=', 1)[0]!.trim()) : [];
+  const trustFn = req.app?.get('trust proxy fn') as ((addr: string | undefined, i: number) => boolean) | undefined;
+  const forwarded = req.headers['x-forwarded-proto'];
+  const protocol = req.protocol === 'https' ? 'https' : 'http';
+  return {
+    callbackHost: req.headers.host,
+    requestHost: req.headers.host,
+    callbackProtocol: protocol,
+    requestProtocol: protocol,
+    forwardedProto: Array.isArray(forwarded) ? forwarded[0] : forwarded,
+    trustProxy: typeof trustFn === 'function' ? trustFn(req.socket?.remoteAddress, 0) : false,
+    cookieHeaderPresent: cookieHeader !== undefined,
+    sessionCookiePresent: names.some((name) => name.startsWith(`${cookies.base}.`)),
+    sessionMiddleware: true,
+    callbackURL,
+    cookie: { name: cookies.base, secure: cookies.secure, sameSite: 'lax' },
+  };
+}

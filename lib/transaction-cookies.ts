@@ -1,0 +1,91 @@
+/**
+ * The cookies that carry login transactions: one per pending login, `HttpOnly`, `SameSite=Lax`, living
+ * as long as the transaction. Over https they are `Secure` with the `__Host-` prefix (so a sibling
+ * subdomain cannot plant one); over plain http their `Path` is limited to the auth routes.
+ */
+import type { Request, Response } from 'express';
+
+/** Where the cookies of one strategy live. */
+export interface TransactionCookieConfig {
+  /** Name prefix: `__Host-<name>` over https, `<name>` over http. */
+  base: string;
+  secure: boolean;
+  maxAgeMs: number;
+}
+
+/** A cookie as the browser sent it. */
+export interface RequestCookie {
+  name: string;
+  value: string;
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** The cookie settings for a callback URL; `name` is checked (letters, digits, `_`, `-`). */
+export function transactionCookieConfig(name: string, callbackURL: string, maxAgeMs: number): TransactionCookieConfig {
+  if (!NAME_PATTERN.test(name)) throw new TypeError('invalid transaction cookie name');
+  const secure = new URL(callbackURL).protocol === 'https:';
+  return { base: secure ? `__Host-${name}` : name, secure, maxAgeMs };
+}
+
+/**
+ * The `Path` of a transaction cookie: `/` over https (the `__Host-` prefix requires it), otherwise the
+ * longest common directory of the login start and the callback, e.g. `/auth/kakao` for
+ * `/auth/kakao` and `/auth/kakao/callback`.
+ */
+export function transactionCookiePath(config: TransactionCookieConfig, startPath: string, callbackPath: string): string {
+  if (config.secure) return '/';
+  const a = startPath.split('/');
+  const b = callbackPath.split('/');
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  const common = a.slice(0, i).join('/');
+  return common === '' ? '/' : common;
+}
+
+/** The transaction cookies in the request (names starting with `<base>.`), unvalidated. */
+export function readTransactionCookies(req: Request, config: TransactionCookieConfig): RequestCookie[] {
+  const header = req.headers.cookie;
+  if (typeof header !== 'string' || header === '') return [];
+  const prefix = `${config.base}.`;
+  const found: RequestCookie[] = [];
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq === -1) continue;
+    const name = part.slice(0, eq).trim();
+    if (!name.startsWith(prefix) || found.length >= 32) continue;
+    found.push({ name, value: part.slice(eq + 1).trim() });
+  }
+  return found;
+}
+
+/** Bytes a cookie adds to the request's `Cookie` header. */
+export function cookieBytes(name: string, value: string): number {
+  return name.length + value.length + 3;
+}
+
+export function setTransactionCookie(
+  res: Response,
+  config: TransactionCookieConfig,
+  name: string,
+  value: string,
+  path: string,
+): void {
+  res.cookie(name, value, {
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: config.secure,
+    path,
+    maxAge: config.maxAgeMs,
+    encode: String,
+  });
+}
+
+export function clearTransactionCookie(
+  res: Response,
+  config: TransactionCookieConfig,
+  name: string,
+  path: string,
+): void {
+  res.cookie(name, '', { httpOnly: true, sameSite: 'lax', secure: config.secure, path, expires: new Date(0) });
+}
