@@ -276,9 +276,11 @@ async function main() {
     const round = {};
     // Rotate the order so that no app is always first (or always right after the same neighbour).
     const order = apps.map((_, i) => apps[(i + r) % apps.length]);
-    for (const app of order) {
-      const entry = {};
-      if (phases.has('login')) {
+    for (const app of order) round[app.key] = {};
+    // All apps' login phases back to back, then all apps' GET /me phases: the two numbers of a ratio
+    // are measured seconds apart, so the machine's drift (other work on shared cores) mostly cancels.
+    if (phases.has('login')) {
+      for (const app of order) {
         const m = await measured(app, `round ${r + 1} ${app.key} login`, () =>
           loginLoop(app, {
             concurrency: SETTINGS.loginConcurrency,
@@ -288,7 +290,7 @@ async function main() {
           }),
         );
         const login = m.result;
-        Object.assign(entry, {
+        const entry = Object.assign(round[app.key], {
           loginsPerSecond: login.perSecond,
           loginP50: percentile(login.durations, 50),
           loginP99: percentile(login.durations, 99),
@@ -300,14 +302,19 @@ async function main() {
           loginRedis: m.redis,
           loginLoopDelay: m.loopDelayP99Ms,
         });
+        log(
+          `round ${r + 1}/${opts.rounds} ${app.key}: ${fmt(entry.loginsPerSecond)} logins/s (p50 ${fmt(entry.loginP50, 1)} ms, p99 ${fmt(entry.loginP99, 1)} ms, ${entry.loginErrors} errors, ${fmt(entry.loginRedis.total / entry.logins, 2)} Redis commands/login, app ${fmt(entry.loginBusy.app * 100)} % of a core)`,
+        );
       }
-      if (phases.has('me')) {
+    }
+    if (phases.has('me')) {
+      for (const app of order) {
         const jar = await loginForMe(app, nextUser());
         const m = await measured(app, `round ${r + 1} ${app.key} GET /me`, () =>
           measureMe(app, opts.meSeconds, undefined, jar),
         );
         const me = m.result;
-        Object.assign(entry, {
+        const entry = Object.assign(round[app.key], {
           meRps: me.rps,
           meP50: me.p50,
           meP99: me.p99,
@@ -320,11 +327,10 @@ async function main() {
           meRedis: m.redis,
           meLoopDelay: m.loopDelayP99Ms,
         });
+        log(
+          `round ${r + 1}/${opts.rounds} ${app.key}: GET /me ${fmt(entry.meRps)} req/s (p99 ${fmt(entry.meP99)} ms${entry.meBad ? `, ${entry.meBad} bad` : ''}, ${fmt(entry.meRedis.total / entry.meRequests, 2)} commands/req, app ${fmt(entry.meBusy.app * 100)} % of a core)`,
+        );
       }
-      round[app.key] = entry;
-      log(
-        `round ${r + 1}/${opts.rounds} ${app.key}: ${fmt(entry.loginsPerSecond)} logins/s (p50 ${fmt(entry.loginP50, 1)} ms, p99 ${fmt(entry.loginP99, 1)} ms, ${entry.loginErrors ?? 0} errors, ${fmt(entry.loginRedis?.total / entry.logins, 2)} Redis commands/login); GET /me ${fmt(entry.meRps)} req/s (p99 ${fmt(entry.meP99)} ms${entry.meBad ? `, ${entry.meBad} bad` : ''}, ${fmt(entry.meRedis?.total / entry.meRequests, 2)} commands/req)`,
-      );
     }
     if (phases.has('kakao')) {
       round.kakao = await measureKakao(apps[0], emulator.url, kakaoUser);

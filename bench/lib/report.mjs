@@ -60,9 +60,10 @@ export function report({ opts, settings, rounds, trace, abandoned, memory, attri
     const { ab, ac } = ratioCells(get);
     return `| ${label} | ${fmt(a, digits)} | ${fmt(b, digits)} | ${fmt(c, digits)} | ${cell(ab)} | ${vsC ? cell(ac) : '–'} | ${target} |`;
   };
-  const single = (label, values, digits, target = '') => {
+  const single = (label, values, digits, target = '', { ratios = true } = {}) => {
     const [a, b, c] = values;
-    return `| ${label} | ${fmt(a, digits)} | ${fmt(b, digits)} | ${fmt(c, digits)} | ${fmt(ratio(a, b), 2)} | ${fmt(ratio(a, c), 2)} | ${target} |`;
+    const [ab, ac] = ratios ? [fmt(ratio(a, b), 2), fmt(ratio(a, c), 2)] : ['–', '–'];
+    return `| ${label} | ${fmt(a, digits)} | ${fmt(b, digits)} | ${fmt(c, digits)} | ${ab} | ${ac} | ${target} |`;
   };
 
   const loginRatio = ratioCells((e) => e.loginsPerSecond).ab;
@@ -75,7 +76,7 @@ export function report({ opts, settings, rounds, trace, abandoned, memory, attri
     '## Benchmark results',
     '',
     `Command: \`${command}\` — ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${os.platform()} ${os.release()}, total ${fmt(seconds)} s.`,
-    `${opts.rounds} rounds interleaving the apps (order rotated every round; login flow ${opts.loginSeconds} s at concurrency ${settings.loginConcurrency}, then GET /me ${opts.meSeconds} s on ${settings.meConnections} connections, per app and round). ` +
+    `${opts.rounds} rounds interleaving the apps (order rotated every round; in each round the apps' login-flow phases back to back, ${opts.loginSeconds} s each at concurrency ${settings.loginConcurrency}, then their GET /me phases, ${opts.meSeconds} s each on ${settings.meConnections} connections). ` +
       'Per-app figures are medians over rounds; **a/b and a/c are medians of per-round ratios** (each computed from the two apps of the same round), with the range over rounds in brackets.',
     'Every app runs in its own process against one redis-server and one Kakao emulator process (auto-approve, no consent page); the load generator is a separate process on the same machine. ' +
       `Both OAuth apps ask for the same consent items (\`${settings.scopes}\`); ` +
@@ -170,18 +171,21 @@ export function report({ opts, settings, rounds, trace, abandoned, memory, attri
         [ab?.keys.count ?? NaN, abandoned.b?.keys.count ?? NaN, NaN],
         0,
         `a = 0: ${ab ? (ab.keys.count === 0 ? 'met' : 'missed') : 'not measured'}`,
+        { ratios: false },
       ),
       single(
         `Redis after ${opts.abandoned} abandoned login starts: Σ MEMORY USAGE, bytes`,
         [ab?.keys.bytes ?? NaN, abandoned.b?.keys.bytes ?? NaN, NaN],
         0,
         `a = 0: ${ab ? (ab.keys.bytes === 0 ? 'met' : 'missed') : 'not measured'}`,
+        { ratios: false },
       ),
       single(
         `Redis after ${opts.abandoned} abandoned login starts: used_memory Δ, bytes`,
         [ab?.redis.usedMemory ?? NaN, abandoned.b?.redis.usedMemory ?? NaN, NaN],
         0,
         '(b stores nothing: its Δ is the noise)',
+        { ratios: false },
       ),
     );
   }
@@ -296,8 +300,15 @@ export function report({ opts, settings, rounds, trace, abandoned, memory, attri
         (k) =>
           `${k} ${fmt(median(busy(k, busyField, 'app')))} % (min ${fmt(minOf(busy(k, busyField, 'app')))} %)`,
       );
-      const saturated = driver >= 80 || delay >= 50;
-      return `- ${name}: load generator at most ${fmt(driver)} % of one core, event-loop lag p99 at most ${fmt(delay, 1)} ms (${saturated ? '**may have limited the apps**' : 'not the bottleneck'}); app process median ${appBusy.join(', ')} of one core (Node's GC and I/O threads can take it over 100 %; well under 100 % means the machine was busy).`;
+      // A load generator near a full core limits the apps; a long lag with a low share means it
+      // waited for a CPU (the machine was busy), which delays every app alike.
+      const verdictText =
+        driver >= 80
+          ? '**the load generator may have limited the apps**'
+          : delay >= 50
+            ? 'not saturated; its lag came from waiting for a CPU'
+            : 'not the bottleneck';
+      return `- ${name}: load generator at most ${fmt(driver)} % of one core, event-loop lag p99 at most ${fmt(delay, 1)} ms (${verdictText}); app process median ${appBusy.join(', ')} of one core (Node's GC and I/O threads can take it over 100 %; well under 100 % means the machine was busy).`;
     };
     const errors = APPS.map((k) => {
       const login = rounds.reduce((s, r) => s + (r[k]?.loginErrors ?? 0), 0);
@@ -305,10 +316,20 @@ export function report({ opts, settings, rounds, trace, abandoned, memory, attri
       const detail = rounds.map((r) => r[k]?.meBadDetail).filter(Boolean);
       return `${k} ${login} login / ${me} GET /me${detail.length ? ` (${detail.join('; ')})` : ''}`;
     });
+    const busyMedians = APPS.flatMap((k) => [
+      ...(has('login') ? [median(busy(k, 'loginBusy', 'app'))] : []),
+      ...(has('me') ? [median(busy(k, 'meBusy', 'app'))] : []),
+    ]).filter(Number.isFinite);
+    const starved = busyMedians.length > 0 && Math.min(...busyMedians) < 75;
     lines.push(
       '',
       '### Checks',
       '',
+      ...(starved
+        ? [
+            `- **The machine was busy**: in some phases the measured app got a median of only ${fmt(Math.min(...busyMedians))} % of a core (other work on the shared cores). Throughput and latency ratios of this run are less reliable than usual; the CPU-per-operation rows and the Redis counts are not affected by that.`,
+          ]
+        : []),
       ...(has('login') ? [phaseLine('Login flow', 'loginBusy', 'loginLoopDelay')] : []),
       ...(has('me') ? [phaseLine('GET /me', 'meBusy', 'meLoopDelay')] : []),
       `- Errors over all rounds (a login counts once whatever step failed: unexpected status, socket error, timeout, wrong user; GET /me: non-2xx, socket errors, timeouts): ${errors.join(', ')}.`,
