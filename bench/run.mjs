@@ -2,7 +2,7 @@
 // Benchmark: kakao-login-express's example app (a) against passport-kakao 1.0.1 (b) and a bare
 // express-session + connect-redis + passport.session() app (c), all measured in the same run.
 //
-//   npm run bench                      # default: 5 interleaved rounds, about 3 minutes
+//   npm run bench                      # default: 5 interleaved rounds, about 3½ minutes (build included)
 //   npm run bench -- --quick           # 2 short rounds, small samples, under a minute (indicative only)
 //   npm run bench -- --rounds 9 --login-seconds 8 --me-seconds 10
 //   npm run bench -- --phases login,me,trace   # a subset of login,me,kakao,trace,abandon,memory
