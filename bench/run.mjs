@@ -1,31 +1,44 @@
-/* global process, console, setTimeout */
+/* global process, console */
 // Benchmark: kakao-login-express's example app (a) against passport-kakao 1.0.1 (b) and a bare
 // express-session + connect-redis + passport.session() app (c), all measured in the same run.
 //
-//   npm run bench                      # default: 5 rounds, under 3 minutes
-//   npm run bench -- --quick           # 2 short rounds, under a minute (indicative only)
+//   npm run bench                      # default: 5 interleaved rounds, about 3½ minutes (build included)
+//   npm run bench -- --quick           # 2 short rounds, small samples, under a minute (indicative only)
 //   npm run bench -- --rounds 9 --login-seconds 8 --me-seconds 10
+//   npm run bench -- --phases login,me,trace   # a subset of login,me,kakao,trace,abandon,memory
 //   npm run bench -- --profile         # also write CPU profiles of the three apps to .tmp/bench-prof/
 //
 // Needs the built library and example app (`npm run build`) and `redis-server` on the PATH. Starts one
-// redis-server, one emulator and one process per app; the load generator is this process.
+// redis-server, one emulator and one process per app; the load generator is this process. Nothing but
+// these processes knows the redis-server's port, and the apps take turns (never two phases at once), so
+// the server's counters around a phase belong to the app measured in it; every phase checks that.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { completedLogins, loginLoop, loginOnce, waitReady } from './lib/flows.mjs';
-import { createAgent, request } from './lib/http.mjs';
+import { abandonStarts, completedLogins, loginLoop, loginOnce, waitReady } from './lib/flows.mjs';
+import { createAgent, get, request } from './lib/http.mjs';
+import { describeKeys } from './lib/keys.mjs';
 import { cpuMs, spawnAndWait, startRedis, stopChild } from './lib/procs.mjs';
-import { fmt, median, percentile } from './lib/stats.mjs';
+import { clientList, diff, settle, snapshot } from './lib/redis-stats.mjs';
+import { report } from './lib/report.mjs';
+import { fmt, percentile } from './lib/stats.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const LOGIN_CONCURRENCY = 32;
-const ME_CONNECTIONS = 64;
-const KAKAO_BURST = 200;
-const MEMORY_TARGET_BYTES = 1536;
+const LOOP_RESOLUTION_MS = 5;
+const PHASES = ['login', 'me', 'kakao', 'trace', 'abandon', 'memory'];
+const SETTINGS = Object.freeze({
+  loginConcurrency: 32,
+  meConnections: 64,
+  kakaoBurst: 200,
+  abandonConcurrency: 16,
+  memoryConcurrency: 8,
+  // The same consent items for every OAuth app, so that Kakao's answers (and so sessions and token
+  // records) are the same size. Without `scope` Kakao asks for every item set up in the console.
+  scopes: 'profile_nickname,profile_image',
+});
 
 function parseArgs(argv) {
   const o = {
@@ -33,10 +46,13 @@ function parseArgs(argv) {
     loginSeconds: 4,
     meSeconds: 4,
     warmupSeconds: 2,
-    memoryUsers: 500,
+    memoryUsers: 1000,
+    abandoned: 1000,
+    traceLogins: 10,
     profile: false,
     quick: false,
-    phases: new Set(['login', 'me', 'kakao', 'memory']),
+    baselinePipelining: true,
+    phases: new Set(PHASES),
   };
   const number = (flag, value) => {
     const n = Number(value);
@@ -53,20 +69,25 @@ function parseArgs(argv) {
         meSeconds: 2,
         warmupSeconds: 1,
         memoryUsers: 200,
+        abandoned: 200,
+        traceLogins: 3,
       });
     } else if (arg === '--profile') o.profile = true;
+    else if (arg === '--no-baseline-pipelining') o.baselinePipelining = false;
     else if (arg === '--rounds') o.rounds = Math.round(number(arg, argv[++i]));
     else if (arg === '--login-seconds') o.loginSeconds = number(arg, argv[++i]);
     else if (arg === '--me-seconds') o.meSeconds = number(arg, argv[++i]);
     else if (arg === '--memory-users') o.memoryUsers = Math.round(number(arg, argv[++i]));
+    else if (arg === '--abandoned') o.abandoned = Math.round(number(arg, argv[++i]));
+    else if (arg === '--trace-logins') o.traceLogins = Math.round(number(arg, argv[++i]));
     else if (arg === '--phases') {
       o.phases = new Set(String(argv[++i] ?? '').split(','));
-      const unknown = [...o.phases].filter((p) => !['login', 'me', 'kakao', 'memory'].includes(p));
+      const unknown = [...o.phases].filter((p) => !PHASES.includes(p));
       if (unknown.length > 0 || o.phases.size === 0)
-        throw new Error('--phases takes a list of login,me,kakao,memory');
+        throw new Error(`--phases takes a list of ${PHASES.join(',')}`);
     } else if (arg === '--help' || arg === '-h') {
       console.log(
-        'usage: node bench/run.mjs [--quick] [--rounds N] [--login-seconds S] [--me-seconds S] [--memory-users N] [--phases login,me,kakao,memory] [--profile]',
+        `usage: node bench/run.mjs [--quick] [--rounds N] [--login-seconds S] [--me-seconds S] [--memory-users N] [--abandoned N] [--trace-logins N] [--phases ${PHASES.join(',')}] [--no-baseline-pipelining] [--profile]`,
       );
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (try --help)`);
@@ -74,7 +95,9 @@ function parseArgs(argv) {
   return o;
 }
 
-const log = (line) => console.error(line);
+const startedAt = performance.now();
+const log = (line) =>
+  console.error(`[${((performance.now() - startedAt) / 1000).toFixed(0).padStart(3)} s] ${line}`);
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
@@ -85,11 +108,14 @@ async function main() {
   const t0 = performance.now();
   const profDir = path.join(ROOT, '.tmp', 'bench-prof');
   if (opts.profile) mkdirSync(profDir, { recursive: true });
+  const { phases } = opts;
 
   const redis = await startRedis();
+  const benchClientId = String(await redis.client.call('CLIENT', 'ID'));
   log(`redis-server on ${redis.url}`);
+  const users = Math.max(2000, opts.memoryUsers + 2);
   const emu = await spawnAndWait('emulator', process.execPath, [path.join(ROOT, 'bench/emulator.cjs')], {
-    env: { ...process.env, BENCH_USERS: '2000' },
+    env: { ...process.env, BENCH_USERS: String(users) },
     pattern: /^emulator (\{.*\})$/,
   });
   const emulator = JSON.parse(emu.match[1]);
@@ -106,6 +132,9 @@ async function main() {
     KAKAO_CLIENT_ID: emulator.clientID,
     KAKAO_AUTH_ORIGIN: emulator.url,
     KAKAO_API_ORIGIN: emulator.url,
+    KAKAO_SCOPES: SETTINGS.scopes,
+    // (b) and (c) auto-pipeline like (a)'s client unless --no-baseline-pipelining (see bench/apps).
+    BENCH_AUTO_PIPELINING: opts.baselinePipelining ? '1' : '0',
   };
   const definitions = [
     {
@@ -116,6 +145,8 @@ async function main() {
       env: {
         ...common,
         TOKEN_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+        // Only for versions that still have the per-IP login limiter (every request of the bench comes
+        // from 127.0.0.1); later versions ignore it. Nothing below depends on it.
         LOGIN_RATE_LIMIT_PER_MINUTE: '0',
       },
     },
@@ -134,8 +165,13 @@ async function main() {
       env: common,
     },
   ];
+
+  // Which Redis connection belongs to which app: the connections that appear while it starts.
+  const owners = new Map();
+  const knownAddrs = async () => new Set((await clientList(redis.client)).map((c) => c.addr));
   const apps = [];
   for (const d of definitions) {
+    const before = await knownAddrs();
     const nodeArgs = opts.profile
       ? [
           '--cpu-prof',
@@ -149,9 +185,29 @@ async function main() {
     });
     const app = { ...d, url: started.match[1], child: started.child };
     await waitReady(app);
+    for (let i = 0; i < 40; i++) {
+      const added = [...(await knownAddrs())].filter((a) => !before.has(a));
+      if (added.length > 0) {
+        for (const addr of added) owners.set(addr, d.key);
+        break;
+      }
+      await settle(50);
+    }
     apps.push(app);
     log(`${d.label} on ${started.match[1]}`);
   }
+
+  /** Problems found by the attribution check: another client talked to Redis during a phase. */
+  const attribution = [];
+  const checkQuiet = async (app, phaseName, seconds) => {
+    for (const c of await clientList(redis.client)) {
+      if (c.id === benchClientId) continue;
+      const owner = owners.get(c.addr);
+      if (owner === undefined) attribution.push(`${phaseName}: unknown Redis client ${c.addr} (${c.cmd})`);
+      else if (owner !== app.key && Number(c.idle) < Math.floor(seconds) - 1)
+        attribution.push(`${phaseName}: app ${owner} sent \`${c.cmd}\` ${c.idle} s ago`);
+    }
+  };
 
   // Users 0..n-2 take turns in the login flows; the last one is kept for /me/kakao.
   let nextIndex = 0;
@@ -159,7 +215,6 @@ async function main() {
   const kakaoUser = String(emulator.firstUserId + emulator.users - 1);
   const reportError = (app) => (err) => log(`  ${app.key}: first login error: ${err.message}`);
 
-  const { phases } = opts;
   // CPU time of every process, so that costs per login / per request can be compared even when the
   // machine is busy (throughput on a shared machine is noisy, CPU time per operation much less so).
   const cpu = (app) => {
@@ -171,25 +226,48 @@ async function main() {
       driver: (user + system) / 1000,
     };
   };
-  const cpuPer = (before, after, n, scale = 1) =>
-    Object.fromEntries(
-      Object.keys(before).map((k) => [k, n > 0 ? ((after[k] - before[k]) * scale) / n : NaN]),
-    );
-  const skipped = { perSecond: NaN, durations: [], errors: 0, logins: 0 };
-  const skippedMe = { rps: NaN, p50: NaN, p99: NaN, bad: 0, total: 0 };
+  const cpuDelta = (before, after) =>
+    Object.fromEntries(Object.keys(before).map((k) => [k, after[k] - before[k]]));
+
+  /**
+   * Runs `fn` as one measured phase of `app`: CPU of every process, the load generator's event-loop
+   * delay, and the redis-server's counters, read after a short pause so that late commands are counted.
+   */
+  const measured = async (app, name, fn) => {
+    await settle(100);
+    const cpu0 = cpu(app);
+    const redis0 = await snapshot(redis.client);
+    const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+    loop.enable();
+    const begin = performance.now();
+    const result = await fn();
+    const wallMs = performance.now() - begin;
+    loop.disable();
+    await settle(100);
+    const redis1 = await snapshot(redis.client);
+    const cpu1 = cpu(app);
+    await checkQuiet(app, name, wallMs / 1000);
+    return {
+      result,
+      wallMs,
+      cpu: cpuDelta(cpu0, cpu1),
+      redis: diff(redis0, redis1),
+      // The histogram holds whole timer intervals: the lag is what exceeds the resolution.
+      loopDelayP99Ms: Math.max(0, loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS),
+    };
+  };
+
   // Sanity check and JIT warm-up, not recorded.
   for (const app of apps) {
     const agent = createAgent(4);
     await loginOnce(app, nextUser(), agent);
     agent.destroy();
-    if (phases.has('login') || phases.has('memory')) {
-      await loginLoop(app, {
-        concurrency: LOGIN_CONCURRENCY,
-        seconds: opts.warmupSeconds,
-        nextUser,
-        firstError: reportError(app),
-      });
-    }
+    await loginLoop(app, {
+      concurrency: SETTINGS.loginConcurrency,
+      seconds: opts.warmupSeconds,
+      nextUser,
+      firstError: reportError(app),
+    });
     if (phases.has('me')) await measureMe(app, opts.warmupSeconds, nextUser());
   }
 
@@ -198,36 +276,61 @@ async function main() {
     const round = {};
     // Rotate the order so that no app is always first (or always right after the same neighbour).
     const order = apps.map((_, i) => apps[(i + r) % apps.length]);
-    for (const app of order) {
-      const cpu0 = cpu(app);
-      const login = phases.has('login')
-        ? await loginLoop(app, {
-            concurrency: LOGIN_CONCURRENCY,
+    for (const app of order) round[app.key] = {};
+    // All apps' login phases back to back, then all apps' GET /me phases: the two numbers of a ratio
+    // are measured seconds apart, so the machine's drift (other work on shared cores) mostly cancels.
+    if (phases.has('login')) {
+      for (const app of order) {
+        const m = await measured(app, `round ${r + 1} ${app.key} login`, () =>
+          loginLoop(app, {
+            concurrency: SETTINGS.loginConcurrency,
             seconds: opts.loginSeconds,
             nextUser,
             firstError: reportError(app),
-          })
-        : skipped;
-      const cpu1 = cpu(app);
-      const me = phases.has('me') ? await measureMe(app, opts.meSeconds, nextUser()) : skippedMe;
-      const cpu2 = cpu(app);
-      round[app.key] = {
-        loginsPerSecond: login.perSecond,
-        loginP50: percentile(login.durations, 50),
-        loginP99: percentile(login.durations, 99),
-        logins: login.logins,
-        loginErrors: login.errors,
-        meRps: me.rps,
-        meP50: me.p50,
-        meP99: me.p99,
-        meBad: me.bad,
-        // ms of CPU per login, µs of CPU per GET /me
-        loginCpu: cpuPer(cpu0, cpu1, login.logins),
-        meCpu: cpuPer(cpu1, cpu2, me.total, 1000),
-      };
-      log(
-        `round ${r + 1}/${opts.rounds} ${app.key}: ${fmt(login.perSecond)} logins/s (p50 ${fmt(round[app.key].loginP50, 1)} ms, p99 ${fmt(round[app.key].loginP99, 1)} ms, ${login.errors} errors); GET /me ${fmt(me.rps)} req/s (p99 ${fmt(me.p99)} ms${me.bad ? `, ${me.bad} bad` : ''})`,
-      );
+          }),
+        );
+        const login = m.result;
+        const entry = Object.assign(round[app.key], {
+          loginsPerSecond: login.perSecond,
+          loginP50: percentile(login.durations, 50),
+          loginP99: percentile(login.durations, 99),
+          logins: login.logins,
+          loginErrors: login.errors,
+          // ms of CPU per login; share of one core during the phase
+          loginCpu: per(m.cpu, login.logins),
+          loginBusy: per(m.cpu, m.wallMs),
+          loginRedis: m.redis,
+          loginLoopDelay: m.loopDelayP99Ms,
+        });
+        log(
+          `round ${r + 1}/${opts.rounds} ${app.key}: ${fmt(entry.loginsPerSecond)} logins/s (p50 ${fmt(entry.loginP50, 1)} ms, p99 ${fmt(entry.loginP99, 1)} ms, ${entry.loginErrors} errors, ${fmt(entry.loginRedis.total / entry.logins, 2)} Redis commands/login, app ${fmt(entry.loginBusy.app * 100)} % of a core)`,
+        );
+      }
+    }
+    if (phases.has('me')) {
+      for (const app of order) {
+        const jar = await loginForMe(app, nextUser());
+        const m = await measured(app, `round ${r + 1} ${app.key} GET /me`, () =>
+          measureMe(app, opts.meSeconds, undefined, jar),
+        );
+        const me = m.result;
+        const entry = Object.assign(round[app.key], {
+          meRps: me.rps,
+          meP50: me.p50,
+          meP99: me.p99,
+          meRequests: me.sent,
+          meBad: me.bad,
+          meBadDetail: me.badDetail,
+          // µs of CPU per GET /me
+          meCpu: per(m.cpu, me.sent / 1000),
+          meBusy: per(m.cpu, m.wallMs),
+          meRedis: m.redis,
+          meLoopDelay: m.loopDelayP99Ms,
+        });
+        log(
+          `round ${r + 1}/${opts.rounds} ${app.key}: GET /me ${fmt(entry.meRps)} req/s (p99 ${fmt(entry.meP99)} ms${entry.meBad ? `, ${entry.meBad} bad` : ''}, ${fmt(entry.meRedis.total / entry.meRequests, 2)} commands/req, app ${fmt(entry.meBusy.app * 100)} % of a core)`,
+        );
+      }
     }
     if (phases.has('kakao')) {
       round.kakao = await measureKakao(apps[0], emulator.url, kakaoUser);
@@ -238,13 +341,50 @@ async function main() {
     rounds.push(round);
   }
 
+  // One login at a time, with the counters read after every step: commands and round trips per step.
+  const trace = {};
+  if (phases.has('trace')) {
+    for (const app of apps) {
+      trace[app.key] = await traceLogins(app, redis.client, opts.traceLogins, nextUser);
+      await checkQuiet(app, `trace ${app.key}`, 0);
+      log(
+        `trace ${app.key}: ${Object.entries(trace[app.key].steps)
+          .map(([step, s]) => `${step} ${fmt(s.total, 1)} commands / ${fmt(s.reads, 1)} round trips`)
+          .join(', ')}`,
+      );
+    }
+  }
+
+  // Abandoned login starts on an emptied Redis, then one normal login from the same address.
+  const abandoned = {};
+  if (phases.has('abandon')) {
+    for (const app of apps.filter((a) => a.kind !== 'bare')) {
+      await redis.client.flushall();
+      const m = await measured(app, `abandon ${app.key}`, () =>
+        abandonStarts(app, { n: opts.abandoned, concurrency: SETTINGS.abandonConcurrency }),
+      );
+      const keys = await describeKeys(redis.client);
+      let after;
+      const agent = createAgent(2);
+      try {
+        await loginOnce(app, nextUser(), agent);
+        after = { ok: true };
+      } catch (err) {
+        after = { ok: false, error: err.message.slice(0, 120) };
+      }
+      agent.destroy();
+      abandoned[app.key] = { ...m.result, redis: m.redis, keys, after };
+      log(
+        `abandon ${app.key}: ${opts.abandoned} starts → ${JSON.stringify(m.result.statuses)}, ${keys.count} keys, used_memory Δ ${m.redis.usedMemory} B, ${m.redis.total} commands; login right after: ${after.ok ? 'ok' : after.error}`,
+      );
+    }
+  }
+
   const memory = {};
   if (phases.has('memory')) {
     for (const app of apps) {
       // The same users for every app and run (sizes depend on, e.g., the nickname's length).
-      let i = 0;
-      const memoryUser = () => String(emulator.firstUserId + 1000 + (i++ % (emulator.users - 1001)));
-      memory[app.key] = await measureMemory(app, redis.client, opts.memoryUsers, memoryUser);
+      memory[app.key] = await measureMemory(app, redis.client, opts.memoryUsers, emulator.firstUserId);
       log(
         `memory ${app.key}: ${fmt(memory[app.key].usedPerUser)} B/user (used_memory), ${fmt(memory[app.key].keyBytesPerUser)} B/user (MEMORY USAGE), ${fmt(memory[app.key].keysPerUser, 2)} keys/user`,
       );
@@ -257,10 +397,22 @@ async function main() {
   await redis.stop();
 
   const seconds = (performance.now() - t0) / 1000;
-  const markdown = report({ opts, rounds, memory, apps, seconds });
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const markdown = report({
+    opts,
+    settings: SETTINGS,
+    rounds,
+    trace,
+    abandoned,
+    memory,
+    attribution,
+    seconds,
+    command,
+  });
   console.log(markdown);
   writeFileSync(path.join(ROOT, 'bench', 'results.md'), markdown);
   log(`written to bench/results.md (${fmt(seconds)} s)`);
+  if (attribution.length > 0) log(`attribution problems:\n  ${attribution.join('\n  ')}`);
   if (opts.profile) {
     log(
       `CPU profiles in ${profDir}; summarise with node bench/profile-summary.mjs <file> --per <operations>:`,
@@ -273,24 +425,40 @@ async function main() {
   }
 }
 
-/** Authenticated GET /me with autocannon, for a freshly logged-in user. */
-async function measureMe(app, seconds, userId) {
+/** Every field of `values` divided by `n` (NaN when nothing was done). */
+function per(values, n) {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, n > 0 ? v / n : NaN]));
+}
+
+async function loginForMe(app, userId) {
   const agent = createAgent(2);
   const jar = await loginOnce(app, userId, agent);
   agent.destroy();
+  return jar;
+}
+
+/** Authenticated GET /me with autocannon, for a freshly logged-in user (or the given jar's). */
+async function measureMe(app, seconds, userId, jar) {
+  jar ??= await loginForMe(app, userId);
   const result = await autocannon({
     url: `${app.url}/me`,
-    connections: ME_CONNECTIONS,
+    connections: SETTINGS.meConnections,
     duration: seconds,
-    headers: { cookie: jar.header(app.url) },
+    headers: { cookie: jar.header(`${app.url}/me`) },
   });
-  app.meRequests = (app.meRequests ?? 0) + result.requests.total;
+  app.meRequests = (app.meRequests ?? 0) + result.requests.sent;
+  const bad = result.non2xx + result.errors + result.timeouts + result.mismatches;
   return {
-    rps: result.requests.average,
+    // Successful answers only; autocannon's own per-second average would count errors too.
+    rps: result['2xx'] / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    bad: result.non2xx + result.errors + result.timeouts,
-    total: result.requests.total,
+    bad,
+    badDetail: bad
+      ? `non-2xx ${result.non2xx}, socket errors ${result.errors}, timeouts ${result.timeouts}`
+      : '',
+    // Requests sent, including those in flight when autocannon stopped (the app still serves them).
+    sent: result.requests.sent,
   };
 }
 
@@ -308,7 +476,7 @@ async function control(emulatorUrl, agent, method, route, body) {
 async function burst(app, cookie, agent) {
   const started = performance.now();
   const results = await Promise.all(
-    Array.from({ length: KAKAO_BURST }, async () => {
+    Array.from({ length: SETTINGS.kakaoBurst }, async () => {
       const begin = performance.now();
       const res = await request(`${app.url}/me/kakao`, { agent, headers: { cookie } });
       return { ms: performance.now() - begin, status: res.status };
@@ -326,9 +494,9 @@ async function burst(app, cookie, agent) {
 
 /** GET /me/kakao for one user: 200 concurrent with a valid token, then 200 concurrent after Kakao expired it. */
 async function measureKakao(app, emulatorUrl, userId) {
-  const agent = createAgent(KAKAO_BURST + 8);
+  const agent = createAgent(SETTINGS.kakaoBurst + 8);
   const jar = await loginOnce(app, userId, agent);
-  const cookie = jar.header(app.url);
+  const cookie = jar.header(`${app.url}/me/kakao`);
   const countCalls = async () => {
     const requests = await control(emulatorUrl, agent, 'GET', 'requests');
     return {
@@ -348,173 +516,104 @@ async function measureKakao(app, emulatorUrl, userId) {
   return { valid, expired };
 }
 
-async function usedMemory(client) {
-  const info = await client.info('memory');
-  return Number(/used_memory:(\d+)/.exec(info)?.[1]);
-}
-
-async function allKeys(client) {
-  const keys = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await client.scan(cursor, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  return keys;
-}
-
-/** A key's family: the id parts replaced, e.g. `kle:tok:{6100000001}:abc` → `kle:tok:{…}:…`. */
-function keyKind(key) {
-  return key
-    .replace(/\{[^}]*\}/g, '{…}')
-    .replace(/:[A-Za-z0-9_-]{16,}$/, ':…')
-    .replace(/:\d+$/, ':…');
-}
-
-/** Logs in `n` returning users on an empty Redis and measures what they occupy. */
-async function measureMemory(app, client, n, nextUser) {
-  const users = Array.from({ length: n }, () => nextUser());
-  const loginAll = async () => {
-    const agent = createAgent(16);
-    const queue = [...users];
-    const worker = async () => {
-      for (let id = queue.shift(); id !== undefined; id = queue.shift()) await loginOnce(app, id, agent);
+/**
+ * `n` logins of `app`, one at a time on one keep-alive connection (a browser), reading the
+ * redis-server's counters after every step. Round trips are the server's read events: a batch of
+ * commands the client writes at once (a pipeline, or ioredis auto-pipelining) arrives in one read, and a
+ * command sent after waiting for a reply is always a read of its own.
+ */
+async function traceLogins(app, client, n, nextUser) {
+  const agent = createAgent(2);
+  const steps = {};
+  const samples = [];
+  for (let i = 0; i < n; i++) {
+    let prev = await snapshot(client);
+    const flow = { total: 0, reads: 0 };
+    const record = async (step) => {
+      await settle(25);
+      const now = await snapshot(client);
+      const d = diff(prev, now);
+      prev = now;
+      const s = (steps[step] ??= {
+        total: 0,
+        reads: 0,
+        readsMin: Infinity,
+        readsMax: -Infinity,
+        commands: {},
+      });
+      s.total += d.total;
+      s.reads += d.reads;
+      s.readsMin = Math.min(s.readsMin, d.reads);
+      s.readsMax = Math.max(s.readsMax, d.reads);
+      for (const [name, calls] of Object.entries(d.commands))
+        s.commands[name] = (s.commands[name] ?? 0) + calls;
+      return d;
     };
-    await Promise.all(Array.from({ length: 8 }, worker));
+    const jar = await loginOnce(app, nextUser(), agent, {
+      afterStep: async (step) => {
+        const d = await record(step);
+        flow.total += d.total;
+        flow.reads += d.reads;
+      },
+    });
+    samples.push(flow);
+    // A later authenticated request (the steady state the GET /me load phase measures), not part of the flow.
+    const again = await get(`${app.url}/me`, jar, agent);
+    if (again.status !== 200) throw new Error(`trace ${app.key}: second GET /me answered ${again.status}`);
+    await record('meAgain');
+  }
+  agent.destroy();
+  for (const s of Object.values(steps)) {
+    s.total /= n;
+    s.reads /= n;
+    for (const name of Object.keys(s.commands)) s.commands[name] /= n;
+  }
+  const reads = samples.map((s) => s.reads);
+  return {
+    n,
+    steps,
+    total: samples.reduce((sum, s) => sum + s.total, 0) / n,
+    reads: reads.reduce((a, b) => a + b, 0) / n,
+    readsMin: Math.min(...reads),
+    readsMax: Math.max(...reads),
+  };
+}
+
+/** Logs in `n` returning users on an emptied Redis and measures what they occupy. */
+async function measureMemory(app, client, n, firstUserId) {
+  const users = Array.from({ length: n }, (_, i) => String(firstUserId + i));
+  const loginAll = async () => {
+    const agent = createAgent(SETTINGS.memoryConcurrency * 2);
+    const queue = [...users];
+    let errors = 0;
+    const worker = async () => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        await loginOnce(app, id, agent).catch(() => errors++);
+      }
+    };
+    await Promise.all(Array.from({ length: SETTINGS.memoryConcurrency }, worker));
     agent.destroy();
+    return errors;
   };
   // Returning users, the steady state: Kakao's answers for a user who has agreed before are larger
   // than for a first login, and so are the session and the token record.
   await loginAll();
   await client.flushall();
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const before = await usedMemory(client);
-  await loginAll();
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const after = await usedMemory(client);
-  const keys = await allKeys(client);
-  const kinds = new Map();
-  let keyBytes = 0;
-  for (const key of keys) {
-    const bytes = Number(await client.memory('USAGE', key, 'SAMPLES', '0'));
-    keyBytes += bytes;
-    const kind = keyKind(key);
-    const entry = kinds.get(kind) ?? { count: 0, bytes: 0, length: 0, sample: undefined };
-    entry.count++;
-    entry.bytes += bytes;
-    // String length, or the number of members of a set: what the key holds, before Redis overhead.
-    entry.length += Number(await client.call('STRLEN', key).catch(() => client.scard(key)));
-    kinds.set(kind, entry);
-  }
+  await settle(300);
+  const before = await snapshot(client);
+  const errors = await loginAll();
+  await settle(300);
+  const after = await snapshot(client);
+  const keys = await describeKeys(client);
   return {
     users: n,
-    usedPerUser: (after - before) / n,
-    keyBytesPerUser: keyBytes / n,
-    keysPerUser: keys.length / n,
-    kinds: [...kinds].map(([kind, e]) => ({
-      kind,
-      count: e.count,
-      meanBytes: e.bytes / e.count,
-      meanLength: e.length / e.count,
-    })),
+    errors,
+    usedPerUser: (after.usedMemory - before.usedMemory) / n,
+    clientBuffersPerUser: (after.clientBuffers - before.clientBuffers) / n,
+    keyBytesPerUser: keys.bytes / n,
+    keysPerUser: keys.count / n,
+    kinds: keys.kinds,
   };
-}
-
-function report({ opts, rounds, memory, apps, seconds }) {
-  const m = (key, field) =>
-    median(rounds.map((r) => (typeof field === 'function' ? field(r[key]) : r[key][field])));
-  const ratio = (x, y) => (Number.isFinite(x) && Number.isFinite(y) && y !== 0 ? x / y : NaN);
-  const row = (label, field, digits, target = '') => {
-    const [a, b, c] = ['a', 'b', 'c'].map((k) => m(k, field));
-    return `| ${label} | ${fmt(a, digits)} | ${fmt(b, digits)} | ${fmt(c, digits)} | ${fmt(ratio(a, b), 2)} | ${fmt(ratio(a, c), 2)} | ${target} |`;
-  };
-  const memRow = (label, field, digits, target = '') => {
-    const [a, b, c] = ['a', 'b', 'c'].map((k) => memory[k]?.[field] ?? NaN);
-    return `| ${label} | ${fmt(a, digits)} | ${fmt(b, digits)} | ${fmt(c, digits)} | ${fmt(ratio(a, b), 2)} | ${fmt(ratio(a, c), 2)} | ${target} |`;
-  };
-  const target = (text, value, ok) =>
-    `${text}: ${Number.isFinite(value) ? (ok(value) ? 'met' : 'missed') : 'not measured'}`;
-  const loginRatio = ratio(m('a', 'loginsPerSecond'), m('b', 'loginsPerSecond'));
-  const meRatio = ratio(m('a', 'meRps'), m('c', 'meRps'));
-  const memA = memory.a?.usedPerUser ?? NaN;
-  const refreshCounts = rounds.map((r) => r.kakao?.expired.refreshes ?? NaN);
-  const errors = ['a', 'b', 'c'].map((k) => rounds.reduce((s, r) => s + r[k].loginErrors + r[k].meBad, 0));
-  const kv = (k, field) => median(rounds.map((r) => r.kakao?.[k][field] ?? NaN));
-  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-  const cpu = os.cpus();
-  const lines = [
-    '## Benchmark results',
-    '',
-    `Command: \`${command}\` — ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${os.platform()} ${os.release()}.`,
-    `${opts.rounds} rounds interleaving the apps (login flow ${opts.loginSeconds} s, GET /me ${opts.meSeconds} s per app and round); medians over rounds; ratios of medians from this run.`,
-    'Every app runs in its own process against one redis-server and one Kakao emulator process (auto-approve, no consent page); the load generator is a separate process on the same machine.',
-    '',
-    '| metric | (a) kakao-login-express | (b) passport-kakao 1.0.1 | (c) bare session | a/b | a/c | target |',
-    '|---|---:|---:|---:|---:|---:|---|',
-    row(
-      `login flow, logins/s (concurrency ${LOGIN_CONCURRENCY})`,
-      'loginsPerSecond',
-      0,
-      target('a/b ≥ 1.0', loginRatio, (v) => v >= 1),
-    ),
-    row('login flow p50, ms', 'loginP50', 1),
-    row('login flow p99, ms', 'loginP99', 1),
-    row(
-      `GET /me, req/s (${ME_CONNECTIONS} connections)`,
-      'meRps',
-      0,
-      target('a/c ≥ 0.9', meRatio, (v) => v >= 0.9),
-    ),
-    row('GET /me p50, ms', 'meP50', 1),
-    row('GET /me p99, ms', 'meP99', 1),
-    row('CPU per login: app process, ms', (x) => x.loginCpu.app, 2),
-    row('CPU per login: emulator, ms', (x) => x.loginCpu.emulator, 2),
-    row('CPU per login: redis-server, ms', (x) => x.loginCpu.redis, 2),
-    row('CPU per login: load generator, ms', (x) => x.loginCpu.driver, 2),
-    row('CPU per GET /me: app process, µs', (x) => x.meCpu.app, 0),
-    row('CPU per GET /me: redis-server, µs', (x) => x.meCpu.redis, 0),
-    memRow(
-      'Redis per logged-in user, bytes (used_memory Δ)',
-      'usedPerUser',
-      0,
-      target(`a ≤ ${MEMORY_TARGET_BYTES}`, memA, (v) => v <= MEMORY_TARGET_BYTES),
-    ),
-    memRow('Redis per logged-in user, bytes (Σ MEMORY USAGE of keys)', 'keyBytesPerUser', 0),
-    memRow('Redis keys per logged-in user', 'keysPerUser', 2),
-    '',
-    `Login-flow and GET /me errors (non-2xx, socket errors, timeouts), all rounds: a ${errors[0]}, b ${errors[1]}, c ${errors[2]}.`,
-    `Memory: ${memory.a?.users ?? 0} returning users logged in per app on an emptied Redis. Keys by family: ${apps
-      .map(
-        (app) =>
-          `${app.key}: ${(memory[app.key]?.kinds ?? []).map((k) => `\`${k.kind}\` ×${k.count} ≈ ${fmt(k.meanBytes)} B (value ${fmt(k.meanLength)})`).join(', ')}`,
-      )
-      .join('; ')}.`,
-    '',
-    `### GET /me/kakao, one user, ${KAKAO_BURST} concurrent requests (app a)`,
-    '',
-    '| token | p50, ms | p99, ms | max, ms | non-200 | Kakao user/me calls | Kakao refresh calls |',
-    '|---|---:|---:|---:|---:|---:|---|',
-    `| valid | ${fmt(kv('valid', 'p50'), 1)} | ${fmt(kv('valid', 'p99'), 1)} | ${fmt(kv('valid', 'max'), 1)} | ${fmt(kv('valid', 'non200'))} | ${fmt(kv('valid', 'userMe'))} | ${rounds.map((r) => r.kakao?.valid.refreshes ?? '–').join(', ')} |`,
-    `| expired at Kakao | ${fmt(kv('expired', 'p50'), 1)} | ${fmt(kv('expired', 'p99'), 1)} | ${fmt(kv('expired', 'max'), 1)} | ${fmt(kv('expired', 'non200'))} | ${fmt(kv('expired', 'userMe'))} | ${refreshCounts.join(', ')} (must be 1 each: ${rounds.some((r) => r.kakao) ? (refreshCounts.every((c) => c === 1) ? 'met' : 'missed') : 'not measured'}) |`,
-    '',
-    '<details><summary>Per round</summary>',
-    '',
-    '| round | app | logins/s | login p50 / p99, ms | GET /me req/s | GET /me p99, ms |',
-    '|---:|---|---:|---|---:|---:|',
-    ...rounds.flatMap((r, i) =>
-      ['a', 'b', 'c'].map(
-        (k) =>
-          `| ${i + 1} | ${k} | ${fmt(r[k].loginsPerSecond)} | ${fmt(r[k].loginP50, 1)} / ${fmt(r[k].loginP99, 1)} | ${fmt(r[k].meRps)} | ${fmt(r[k].meP99)} |`,
-      ),
-    ),
-    '',
-    '</details>',
-    '',
-    `Total time ${fmt(seconds)} s.`,
-    '',
-  ];
-  return lines.join('\n');
 }
 
 main().catch((err) => {

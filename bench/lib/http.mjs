@@ -47,9 +47,27 @@ export function request(url, { method = 'GET', headers = {}, body, agent, timeou
   });
 }
 
-/** Cookies of one client, per host:port (enough for 127.0.0.1 servers on distinct ports). */
+/** Whether cookie path `cookiePath` applies to request path `requestPath` (RFC 6265 §5.1.4). */
+function pathMatches(cookiePath, requestPath) {
+  if (requestPath === cookiePath) return true;
+  if (!requestPath.startsWith(cookiePath)) return false;
+  return cookiePath.endsWith('/') || requestPath[cookiePath.length] === '/';
+}
+
+/** The default cookie path of a request path (RFC 6265 §5.1.4): its directory. */
+function defaultPath(requestPath) {
+  const slash = requestPath.lastIndexOf('/');
+  return slash <= 0 ? '/' : requestPath.slice(0, slash);
+}
+
+/**
+ * Cookies of one client, per host:port (enough for 127.0.0.1 servers on distinct ports), honouring
+ * `Path`, `Max-Age` and `Expires` the way a browser does, so that an app which scopes a cookie to its
+ * auth routes does not get it on every request.
+ */
 export class CookieJar {
   constructor() {
+    /** host → Map<`${path}\n${name}`, { name, value, path }> */
     this.byHost = new Map();
   }
 
@@ -57,32 +75,44 @@ export class CookieJar {
   store(url, headers) {
     const setCookie = headers['set-cookie'];
     if (!setCookie) return;
-    const host = new URL(url).host;
-    let cookies = this.byHost.get(host);
-    if (!cookies) this.byHost.set(host, (cookies = new Map()));
+    const u = new URL(url);
+    let cookies = this.byHost.get(u.host);
+    if (!cookies) this.byHost.set(u.host, (cookies = new Map()));
     for (const line of setCookie) {
       const [pair, ...attributes] = line.split(';');
       const eq = pair.indexOf('=');
       if (eq <= 0) continue;
       const name = pair.slice(0, eq).trim();
       const value = pair.slice(eq + 1).trim();
-      const expired = attributes.some((a) => {
-        const [k, v = ''] = a.split('=');
+      let cookiePath = defaultPath(u.pathname);
+      let expired = false;
+      for (const attribute of attributes) {
+        const [k, v = ''] = attribute.split('=');
         const key = k.trim().toLowerCase();
-        return (
-          (key === 'max-age' && Number(v) <= 0) || (key === 'expires' && Date.parse(v.trim()) <= Date.now())
-        );
-      });
-      if (expired || value === '') cookies.delete(name);
-      else cookies.set(name, value);
+        if (key === 'path' && v.trim().startsWith('/')) cookiePath = v.trim();
+        if (key === 'max-age' && Number(v) <= 0) expired = true;
+        if (key === 'expires' && Date.parse(v.trim()) <= Date.now()) expired = true;
+      }
+      const id = `${cookiePath}\n${name}`;
+      if (expired || value === '') cookies.delete(id);
+      else cookies.set(id, { name, value, path: cookiePath });
     }
   }
 
-  /** The Cookie header for `url`, or undefined. */
+  /** The Cookie header for `url`, or undefined. Longer paths first, as browsers send them. */
   header(url) {
-    const cookies = this.byHost.get(new URL(url).host);
+    const u = new URL(url);
+    const cookies = this.byHost.get(u.host);
     if (!cookies || cookies.size === 0) return undefined;
-    return [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const matching = [...cookies.values()]
+      .filter((c) => pathMatches(c.path, u.pathname))
+      .sort((x, y) => y.path.length - x.path.length);
+    return matching.length === 0 ? undefined : matching.map((c) => `${c.name}=${c.value}`).join('; ');
+  }
+
+  /** Number of cookies held for `url`'s host (all paths). */
+  count(url) {
+    return this.byHost.get(new URL(url).host)?.size ?? 0;
   }
 }
 
@@ -93,3 +123,11 @@ export async function get(url, jar, agent, extraHeaders = {}) {
   jar?.store(url, res.headers);
   return res;
 }
+
+/** The fetch metadata a browser sends on a top-level navigation (a click on "Login with Kakao"). */
+export const NAVIGATION_HEADERS = Object.freeze({
+  'sec-fetch-mode': 'navigate',
+  'sec-fetch-dest': 'document',
+  'sec-fetch-site': 'same-origin',
+  'sec-fetch-user': '?1',
+});
