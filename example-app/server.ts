@@ -99,14 +99,9 @@ export async function startExampleApp(
   server.on('request', app);
 
   for (const warning of startupWarnings({
-    callbackURL,
-    nodeEnv: process.env.NODE_ENV,
-    sessionStore: redis ? 'redis' : 'memory',
-    tokenStore: redis ? 'redis' : 'memory',
-    scopes: effective.scopes,
-    cookie: { secure: callbackURL.startsWith('https://'), sameSite: 'lax' },
+    router: auth,
     trustProxy: config.trustProxy,
-    generatedSecrets: config.generated.sessionSecret || config.generated.tokenKeys,
+    cookie: { secure: callbackURL.startsWith('https://'), sameSite: 'lax' },
   })) {
     log(`warning (${warning.code}): ${warning.message}`);
   }

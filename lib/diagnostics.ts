@@ -417,19 +417,19 @@ function trustProxySet(value: StartupConfigEvidence['trustProxy']): boolean {
 }
 
 /**
- * Risky configuration, in a stable order, each with a code and a message that says what to do:
+ * Risky configuration (the pure check behind `startupWarnings()`), in a stable order, each with a code and a message that says what to do:
  * `insecure_callback`, `memory_store_in_production`, `scope_needs_business_app`, `samesite_strict`,
  * `secure_cookie_over_http`, `trust_proxy_unset`, `random_secrets`. Empty when nothing is risky.
  *
  * @example
  * ```ts
- * for (const w of startupWarnings({ callbackURL, nodeEnv: process.env.NODE_ENV, sessionStore: 'redis',
+ * for (const w of configWarnings({ callbackURL, nodeEnv: process.env.NODE_ENV, sessionStore: 'redis',
  *   tokenStore: 'redis', scopes: ['profile_nickname'], trustProxy: app.get('trust proxy') })) {
  *   logger({ level: 'warn', event: 'config_warning', reason: w.code, hint: w.message });
  * }
  * ```
  */
-export function startupWarnings(evidence: StartupConfigEvidence): StartupWarning[] {
+export function configWarnings(evidence: StartupConfigEvidence): StartupWarning[] {
   const warnings: StartupWarning[] = [];
   const warn = (code: StartupWarningCode, values: Record<string, string> = {}) =>
     warnings.push({ code, message: fill(STARTUP_WARNING_MESSAGES[code], values) });

@@ -63,7 +63,7 @@ export type { KakaoTokens } from './tokens';
 export { sanitizeReturnTo } from './return-to';
 export { consoleLogger, createConsoleLogger, silentLogger } from './logger';
 export type { KakaoLogEvent, KakaoLogger, KakaoLogLevel } from './logger';
-export { startupWarnings } from './diagnostics';
+export { startupWarnings } from './kakao-auth/startup';
 export type { StartupWarning, StartupWarningCode } from './diagnostics';
 
 // Errors

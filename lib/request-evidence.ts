@@ -3,13 +3,26 @@
  * only, never a cookie's value.
  */
 import type { Request } from 'express';
-import type { LoginStartEvidence, SessionLossEvidence } from './diagnostics';
+import type { LoginStartEvidence, SessionCookieEvidence, SessionLossEvidence } from './diagnostics';
 import type { TransactionCookieConfig } from './transaction-cookies';
+
+/** The cookie a login depends on: the transaction cookie at the callback, the session cookie at the start. */
+export function sessionCookieEvidence(req: Request, name: string): SessionCookieEvidence | undefined {
+  const cookie = req.session?.cookie;
+  if (!cookie) return undefined;
+  return {
+    name,
+    ...(cookie.secure !== undefined && { secure: cookie.secure }),
+    ...(cookie.sameSite !== undefined && { sameSite: cookie.sameSite }),
+    ...(cookie.domain !== undefined && { domain: cookie.domain }),
+  };
+}
 
 export function loginEvidence(
   req: Request,
   callbackURL: string,
   cookies: TransactionCookieConfig,
+  cookie: SessionCookieEvidence | undefined = { name: cookies.base, secure: cookies.secure, sameSite: 'lax' },
 ): SessionLossEvidence & LoginStartEvidence {
   const cookieHeader = req.headers.cookie;
   const names = cookieHeader ? cookieHeader.split(';').map((c) => c.split('=', 1)[0]!.trim()) : [];
@@ -27,6 +40,6 @@ export function loginEvidence(
     sessionCookiePresent: names.some((name) => name.startsWith(`${cookies.base}.`)),
     sessionMiddleware: true,
     callbackURL,
-    cookie: { name: cookies.base, secure: cookies.secure, sameSite: 'lax' },
+    cookie,
   };
 }

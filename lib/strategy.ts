@@ -22,7 +22,7 @@ import {
 } from './options';
 import { pkceChallenge } from './pkce';
 import { parseProfile, type KakaoProfile } from './profile';
-import { loginEvidence } from './request-evidence';
+import { loginEvidence, sessionCookieEvidence } from './request-evidence';
 import { sanitizeReturnTo } from './return-to';
 import { markerNames, type MarkerStore } from './stores/contracts';
 import { MemoryMarkers } from './stores/memory-token-store';
@@ -116,6 +116,11 @@ export interface ManagedStrategySupport {
 export const MANAGE = Symbol('kakao-login-express.manageStrategy');
 /** Internal: marks options of a strategy kakaoAuth builds (it then supplies the transaction key). */
 export const MANAGED = Symbol('kakao-login-express.managedOptions');
+/**
+ * Internal: the token response rides on the success info under this key, invisible to JSON and to
+ * Passport's own `authInfo` handling, so kakaoAuth can store it whatever the verify callback does.
+ */
+export const LOGIN_TOKENS = Symbol('kakao-login-express.loginTokens');
 /** Internal: the strategy's resolved options, for kakaoAuth. */
 export const RESOLVED = Symbol('kakao-login-express.strategyOptions');
 
@@ -290,7 +295,9 @@ export class KakaoStrategy extends passport.Strategy {
   }
 
   private warnOnce(req: Request): void {
-    const warning = diagnoseLoginStart(loginEvidence(req, this.o.callbackURL, this.o.cookies));
+    // At the start, the session cookie is the one that may not come back (the login's own cookie always can).
+    const cookie = sessionCookieEvidence(req, this.o.sessionCookieName);
+    const warning = diagnoseLoginStart(loginEvidence(req, this.o.callbackURL, this.o.cookies, cookie));
     const warned = this.runtime.warned;
     if (!warning || warned.has(warning.hint)) return;
     // Once per cause and host: this fires on every login start until the setup is fixed.
@@ -432,16 +439,16 @@ export class KakaoStrategy extends passport.Strategy {
 
   private runVerify(req: Request, tokens: KakaoTokenResponse, profile: KakaoProfile, tx: LoginTransaction): void {
     const o = this.o;
+    const tokenSet: KakaoTokenSet = Object.freeze({ ...tokens });
     const done: KakaoVerifyCallback = (err, user, info) => {
       if (err) this.error(err);
       else if (!user) this.reject(req, 'user_rejected', 403);
       else {
         o.logger({ level: 'info', event: 'login_succeeded', userId: profile.id, ip: req.ip });
-        this.success(user, { ...info, returnTo: tx.returnTo });
+        this.success(user, Object.defineProperty({ ...info, returnTo: tx.returnTo }, LOGIN_TOKENS, { value: tokenSet }));
       }
     };
     const refreshToken = tokens.refresh_token ?? '';
-    const tokenSet: KakaoTokenSet = Object.freeze({ ...tokens });
     try {
       if (o.passReqToCallback) {
         (this.verify as KakaoVerifyFunctionWithRequest)(req, tokens.access_token, refreshToken, tokenSet, profile, done);

@@ -19,6 +19,7 @@ import { mountLogoutRoutes } from './logout-routes';
 import { resolveAuthOptions, type KakaoAuthOptions, type ResolvedAuthOptions } from './options';
 import { GUARDED_INNER, guardStore } from './session-guard';
 import { destroySession, restoreSessionUser } from './session-user';
+import { registerRouter, sessionStoreKind } from './startup';
 
 /** The router returned by {@link kakaoAuth}, with helpers for the app's own routes. */
 export interface KakaoAuthRouter extends Router {
@@ -70,9 +71,9 @@ export interface KakaoAuthRouter extends Router {
  */
 export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
   const o: ResolvedAuthOptions = resolveAuthOptions(options, (toUser, now) => {
-    const verify: KakaoVerifyFunctionWithRequest = (req, _accessToken, _refreshToken, tokens, profile, done) => {
+    const verify: KakaoVerifyFunctionWithRequest = (req, _accessToken, _refreshToken, _tokens, profile, done) => {
       Promise.resolve(toUser(profile, req)).then(
-        (user) => (user ? done(null, { ...user, authTime: now() }, { tokens }) : done(null, false)),
+        (user) => done(null, user ? { ...user, authTime: now() } : false),
         (err: unknown) => done(err),
       );
     };
@@ -160,6 +161,13 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     });
   });
 
+  registerRouter(router, () => ({
+    callbackURL: o.s.callbackURL,
+    sessionStore: sessionStoreKind(guarded) ?? 'other',
+    tokenStore: o.evidence.memoryStore ? 'memory' : o.tokenStore.markers ? 'redis' : 'other',
+    scopes: o.s.scope,
+    generatedSecrets: o.evidence.generatedKey,
+  }));
   Object.defineProperties(router, {
     strategy: { value: strategy, enumerable: true },
     getTokens: { value: tokens.getTokens },

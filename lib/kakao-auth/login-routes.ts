@@ -10,12 +10,13 @@ import type { KakaoLogger } from '../logger';
 import type { KakaoLoginFailure } from '../login-failures';
 import { sanitizeReturnTo } from '../return-to';
 import { OFFLINE_SESSION_ID } from '../stores/contracts';
-import type { KakaoTokenSet } from '../strategy';
+import { configError } from '../config';
+import { LOGIN_TOKENS, type KakaoTokenSet } from '../strategy';
 import type { TokenVault } from '../tokens';
 import type { AccountSessions } from './account-sessions';
 import { privateResponse } from './errors';
 import type { KakaoSessionUser, ResolvedAuthOptions } from './options';
-import { establishLogin, saveSession, destroySession } from './session-user';
+import { destroySession, establishLogin, isKakaoSessionUser, saveSession } from './session-user';
 
 export interface RouteHelpers {
   fail(req: Request, res: Response, status: number, code: string, err?: unknown): void;
@@ -84,7 +85,11 @@ export function mountLoginRoutes(
     passport.authenticate(
       'kakao',
       { session: false, callback: true },
-      (err: unknown, user: KakaoSessionUser | false, info: (KakaoLoginFailure & { returnTo?: string; tokens?: KakaoTokenSet }) | undefined) => {
+      (
+        err: unknown,
+        user: Express.User | false,
+        info: (KakaoLoginFailure & { returnTo?: string; [LOGIN_TOKENS]?: KakaoTokenSet }) | undefined,
+      ) => {
         if (err) {
           helpers.failWithError(req, res, err);
           return;
@@ -95,7 +100,16 @@ export function mountLoginRoutes(
           res.redirect(302, `${o.failureRedirect}${sep}login_error=${encodeURIComponent(code)}`);
           return;
         }
-        finishLogin(req, user, info?.tokens).then(
+        const sessionUser = { ...(user as object), authTime: (user as { authTime?: unknown }).authTime ?? o.now() };
+        if (!isKakaoSessionUser(sessionUser)) {
+          helpers.failWithError(
+            req,
+            res,
+            configError('kakaoAuth: the strategy\'s verify callback must hand done() a user with a string "id" (the Kakao user id).'),
+          );
+          return;
+        }
+        finishLogin(req, sessionUser, info?.[LOGIN_TOKENS]).then(
           // Checked again right before use, in case anything else wrote the value.
           () => res.redirect(302, sanitizeReturnTo(info?.returnTo, { origin: o.s.appOrigin, reservedPrefixes: o.reservedPrefixes })),
           (loginErr: unknown) => destroySession(req).catch(() => undefined).then(() => helpers.failWithError(req, res, loginErr)),
@@ -112,6 +126,16 @@ export function mountLoginRoutes(
   /** The session write, the token write and the previous login's cleanup, issued together. */
   async function finishLogin(req: Request, user: KakaoSessionUser, tokens: KakaoTokenSet | undefined): Promise<void> {
     const previous = await establishLogin(req, o.sessionKey, user);
+    if (req.session.cookie.secure === true && !req.secure) {
+      // express-session will not send a Secure cookie over what it thinks is plain http.
+      o.logger({
+        level: 'error',
+        event: 'session_cookie_not_sent',
+        reason: 'insecure_request',
+        hint: 'The session cookie is Secure but this request is not https as Express sees it: behind a TLS-terminating proxy set app.set("trust proxy", <hops>), or the user stays logged out.',
+        ip: req.ip,
+      });
+    }
     const key = { userId: user.id, sessionId: req.sessionID };
     const loginEndsAt = user.authTime + o.maxSessionAgeMs;
     const writes: Array<Promise<unknown>> = [saveSession(req)];

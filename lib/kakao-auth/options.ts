@@ -83,7 +83,10 @@ export interface KakaoAuthOptionsWithStrategyOptions extends KakaoAuthRouteOptio
   strategy?: undefined;
 }
 
-/** kakaoAuth options around a ready strategy (whose options then stay with it). */
+/**
+ * kakaoAuth options around a ready strategy (whose options then stay with it). Its verify callback's
+ * user goes into the session, so it needs a string `id` (the Kakao user id).
+ */
 export interface KakaoAuthOptionsWithStrategy extends KakaoAuthRouteOptions {
   strategy: KakaoStrategy;
 }
@@ -262,11 +265,6 @@ function adoptStrategy(
     if ((options as unknown as Record<string, unknown>)[name] !== undefined) {
       throw configError(`${WHAT}: "${name}" cannot be combined with "strategy"; configure the strategy instead.`);
     }
-  }
-  if (!options.strategy[RESOLVED].passReqToCallback) {
-    throw configError(
-      `${WHAT}: a "strategy" given to kakaoAuth must use passReqToCallback: true and hand the session user to done(null, user, { tokens }); or let kakaoAuth build it (pass clientID and callbackURL instead).`,
-    );
   }
   return options.strategy;
 }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createKakaoEmulator, type KakaoEmulator } from 'kakao-login-express/testing';
+import { navigate } from '../helpers/navigate';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
 
 const ROOT = join(__dirname, '..', '..');
@@ -65,18 +66,21 @@ async function startAppProcess(env: Record<string, string>): Promise<AppProcess>
   throw new Error(`the example app did not start:\n${output}`);
 }
 
-/** One browser: a cookie jar for the host-only session cookie, sent to every port of 127.0.0.1. */
+/**
+ * One browser: a cookie jar (host-only cookies of 127.0.0.1 are shared by every port, as browsers do;
+ * the paths in play all cover the requests made here) that navigates like a browser does.
+ */
 class Browser {
-  #cookie: string | undefined;
+  readonly #cookies = new Map<string, string>();
 
   async get(url: string): Promise<Response> {
-    const res = await fetch(url, {
-      redirect: 'manual',
-      headers: this.#cookie ? { cookie: `kle.sid=${this.#cookie}` } : {},
-    });
+    const cookie = [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+    const res = await navigate(url, cookie ? { cookie } : {});
     for (const line of res.headers.getSetCookie()) {
-      const match = /^kle\.sid=([^;]*)/.exec(line);
-      if (match) this.#cookie = match[1] === '' ? undefined : match[1];
+      const match = /^([^=;]+)=([^;]*)/.exec(line);
+      if (!match) continue;
+      if (match[2] === '' || /Expires=Thu, 01 Jan 1970/i.test(line)) this.#cookies.delete(match[1]!);
+      else this.#cookies.set(match[1]!, match[2]!);
     }
     return res;
   }
@@ -138,11 +142,14 @@ describe('two example-app processes sharing one Redis', () => {
       KAKAO_CLIENT_ID: emulator.clientID,
       KAKAO_AUTH_ORIGIN: emulator.authOrigin,
       KAKAO_API_ORIGIN: emulator.apiOrigin,
-      LOGIN_RATE_LIMIT_PER_MINUTE: '0',
     };
     a = await startAppProcess(env);
     // One registered redirect URI for both processes, as behind a load balancer.
-    b = await startAppProcess({ ...env, KAKAO_CALLBACK_URL: `${a.url}/auth/kakao/callback` });
+    // (a's default redirect URI is on localhost with its real port.)
+    b = await startAppProcess({
+      ...env,
+      KAKAO_CALLBACK_URL: `${a.url.replace('127.0.0.1', 'localhost')}/auth/kakao/callback`,
+    });
   }, 60_000);
 
   afterAll(async () => {

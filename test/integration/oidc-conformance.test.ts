@@ -23,7 +23,7 @@ import express from 'express';
 import session from 'express-session';
 import { Passport } from 'passport';
 import type { KakaoLogEvent } from '../../lib/logger';
-import { statusForError } from '../../lib/routes';
+import { statusForError } from '../../lib/kakao-auth/errors';
 import { KakaoStrategy } from '../../lib/strategy';
 import {
   generateSigningKey,

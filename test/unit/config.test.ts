@@ -1,5 +1,5 @@
 import { KakaoStrategy } from '../../lib/strategy';
-import { kakaoAuth } from '../../lib/routes';
+import { kakaoAuth } from '../../lib/kakao-auth/index';
 
 const verify = () => {};
 const base = { clientID: 'rest-key', callbackURL: 'https://app.example/auth/kakao/callback' };

@@ -5,7 +5,7 @@ import {
   diagnoseLoginStart,
   diagnoseSessionLoss,
   safeHost,
-  startupWarnings,
+  configWarnings,
   type LoginStartEvidence,
   type SessionLossEvidence,
   type StartupConfigEvidence,
@@ -290,7 +290,7 @@ describe('safeHost', () => {
   );
 });
 
-describe('startupWarnings', () => {
+describe('configWarnings', () => {
   /** Local development as the example app runs it. */
   const development: StartupConfigEvidence = {
     callbackURL: 'http://localhost:3000/auth/kakao/callback',
@@ -315,19 +315,19 @@ describe('startupWarnings', () => {
     generatedSecrets: false,
   };
 
-  const codes = (evidence: StartupConfigEvidence) => startupWarnings(evidence).map((w) => w.code);
+  const codes = (evidence: StartupConfigEvidence) => configWarnings(evidence).map((w) => w.code);
 
   it('gives no warning for a correct localhost development configuration', () => {
-    expect(startupWarnings(development)).toEqual([]);
+    expect(configWarnings(development)).toEqual([]);
   });
 
   it('gives no warning for an https production configuration with Redis and trust proxy', () => {
-    expect(startupWarnings(production)).toEqual([]);
+    expect(configWarnings(production)).toEqual([]);
   });
 
   it('warns about an http callback URL outside localhost', () => {
     expect(
-      startupWarnings({ ...development, callbackURL: 'http://app.example/auth/kakao/callback' }),
+      configWarnings({ ...development, callbackURL: 'http://app.example/auth/kakao/callback' }),
     ).toEqual([
       {
         code: 'insecure_callback',
@@ -353,7 +353,7 @@ describe('startupWarnings', () => {
     ['the token store', { sessionStore: 'redis' }, 'Kakao tokens are kept in memory'],
     ['both stores', {}, 'sessions and Kakao tokens are kept in memory'],
   ])('warns about %s in memory with NODE_ENV=production', (_name, change, text) => {
-    const warnings = startupWarnings({
+    const warnings = configWarnings({
       ...production,
       sessionStore: 'memory',
       tokenStore: 'memory',
@@ -371,7 +371,7 @@ describe('startupWarnings', () => {
   it.each([...BUSINESS_APP_SCOPES, 'legal_name', 'legal_birth_date', 'legal_gender'])(
     'warns that %s needs a business app and answers KOE205 otherwise',
     (scope) => {
-      const warnings = startupWarnings({ ...development, scopes: ['profile_nickname', scope] });
+      const warnings = configWarnings({ ...development, scopes: ['profile_nickname', scope] });
       expect(warnings.map((w) => w.code)).toEqual(['scope_needs_business_app']);
       expect(warnings[0]?.message).toContain(`The requested consent items ${scope} are only available`);
       expect(warnings[0]?.message).toContain('비즈 앱');
@@ -380,7 +380,7 @@ describe('startupWarnings', () => {
   );
 
   it('lists every business scope once in one warning', () => {
-    const warnings = startupWarnings({
+    const warnings = configWarnings({
       ...development,
       scopes: ['account_email', 'profile_nickname', 'phone_number', 'account_email'],
     });
@@ -399,7 +399,7 @@ describe('startupWarnings', () => {
     ["sameSite: 'strict'", 'strict'],
     ['sameSite: true', true],
   ])('warns about a Strict session cookie (%s)', (_name, sameSite) => {
-    const warnings = startupWarnings({ ...production, cookie: { secure: true, sameSite } });
+    const warnings = configWarnings({ ...production, cookie: { secure: true, sameSite } });
     expect(warnings).toEqual([
       { code: 'samesite_strict', message: STARTUP_WARNING_MESSAGES.samesite_strict },
     ]);
@@ -407,7 +407,7 @@ describe('startupWarnings', () => {
   });
 
   it('warns about a Secure cookie with an http callback URL', () => {
-    const warnings = startupWarnings({ ...development, cookie: { secure: true, sameSite: 'lax' } });
+    const warnings = configWarnings({ ...development, cookie: { secure: true, sameSite: 'lax' } });
     expect(warnings.map((w) => w.code)).toEqual(['secure_cookie_over_http']);
     expect(warnings[0]?.message).toContain('the callback URL http://localhost:3000 is http');
     expect(warnings[0]?.message).toContain("cookie.secure to 'auto'");
@@ -420,7 +420,7 @@ describe('startupWarnings', () => {
   it.each([undefined, false, 0, ''])(
     'warns, conditionally, about an https callback with trust proxy %j',
     (trustProxy) => {
-      const warnings = startupWarnings({ ...production, trustProxy });
+      const warnings = configWarnings({ ...production, trustProxy });
       expect(warnings.map((w) => w.code)).toEqual(['trust_proxy_unset']);
       expect(warnings[0]?.message).toContain('if a proxy in front of the app terminates TLS');
     },
@@ -431,13 +431,13 @@ describe('startupWarnings', () => {
   });
 
   it('warns about generated secrets in production', () => {
-    const warnings = startupWarnings({ ...production, generatedSecrets: true });
+    const warnings = configWarnings({ ...production, generatedSecrets: true });
     expect(warnings).toEqual([{ code: 'random_secrets', message: STARTUP_WARNING_MESSAGES.random_secrets }]);
     expect(warnings[0]?.message).toContain('SESSION_SECRET');
   });
 
   it('lists several warnings in a stable order, each one sentence with placeholders filled', () => {
-    const warnings = startupWarnings({
+    const warnings = configWarnings({
       callbackURL: 'http://app.example/auth/kakao/callback',
       nodeEnv: 'production',
       sessionStore: 'memory',
