@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { EmulatorUser, EmulatorUserInit } from './types';
 import { escapeHtml } from './wire';
 
-/** Consent items configured by default (a REST app with every common item on, plus `openid`). */
+/** Consent items configured by default: a REST app with every common item on (`openid` is the `oidc` option). */
 export const DEFAULT_CONSENT_ITEMS: readonly string[] = Object.freeze([
   'profile_nickname',
   'profile_image',
@@ -17,7 +17,6 @@ export const DEFAULT_CONSENT_ITEMS: readonly string[] = Object.freeze([
   'birthday',
   'gender',
   'phone_number',
-  'openid',
 ]);
 
 /**
@@ -143,6 +142,7 @@ export function createUserRecord(init: EmulatorUserInit): UserRecord {
     emailValid: init.email === undefined ? undefined : (init.emailValid ?? true),
     emailVerified: init.email === undefined ? undefined : (init.emailVerified ?? true),
     agreedScopes: [],
+    agreedServiceTerms: [],
     linked: false,
   };
   for (const key of [
