@@ -33,7 +33,7 @@ import type {
 } from './types';
 import { avatarSvg, snapshotUser } from './users';
 import { sendUnlinkWebhook } from './webhook';
-import { jsonReply, type Incoming, type Reply } from './wire';
+import { argumentError, jsonReply, type Incoming, type Reply } from './wire';
 
 const AVATAR_PATH = /^\/_emulator\/avatar\/(default|[1-9]\d{0,18})\/(640|110)\.svg$/;
 
@@ -148,21 +148,21 @@ class EmulatorServer implements KakaoEmulator {
 
   async unlinkFromKakao(userId: string, referrerType = 'UNLINK_FROM_APPS'): Promise<number | undefined> {
     const user = this.rt.state.users.get(userId);
-    if (!user) throw new TypeError(`unlinkFromKakao: no user with id ${JSON.stringify(userId)}`);
+    if (!user) throw argumentError(`unlinkFromKakao: no user with id ${JSON.stringify(userId)}`);
     this.rt.state.unlink(user);
     return sendUnlinkWebhook(this.rt.settings, userId, referrerType);
   }
 
   async rotateSigningKey(options: { keepOld?: boolean } = {}): Promise<void> {
     if (options.keepOld !== undefined && typeof options.keepOld !== 'boolean') {
-      throw new TypeError('rotateSigningKey: "keepOld" must be a boolean');
+      throw argumentError('rotateSigningKey: "keepOld" must be a boolean');
     }
     await this.rt.keys.rotate(options.keepOld ?? true);
   }
 
   setIdTokenFault(kind: EmulatorIdTokenFault | undefined): void {
     if (kind !== undefined && !ID_TOKEN_FAULTS.includes(kind)) {
-      throw new TypeError(
+      throw argumentError(
         `setIdTokenFault: "kind" must be one of ${ID_TOKEN_FAULTS.join(', ')} (or undefined)`,
       );
     }

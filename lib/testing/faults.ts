@@ -3,7 +3,7 @@
  */
 import { EMULATOR_ENDPOINTS } from './routes';
 import type { EmulatorFault } from './types';
-import type { Reply } from './wire';
+import { argumentError, type Reply } from './wire';
 
 /** A fault that never answers (until the emulator closes). */
 export const HANG = Symbol('hang');
@@ -20,7 +20,7 @@ const FAULT_KINDS: readonly EmulatorFault['kind'][] = [
 /** @throws TypeError when the fault is malformed. */
 export function validateFault(fault: EmulatorFault): EmulatorFault {
   const bad = (message: string): never => {
-    throw new TypeError(`injectFault: ${message}`);
+    throw argumentError(`injectFault: ${message}`);
   };
   if (typeof fault !== 'object' || fault === null) bad('a fault must be an object');
   if (!EMULATOR_ENDPOINTS.includes(fault.endpoint) || fault.endpoint === 'control') {

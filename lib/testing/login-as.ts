@@ -3,6 +3,7 @@
  * supertest-style agent, with the consent decision made at the emulator over HTTP.
  */
 import { CONTROL_TOKEN_HEADER } from './control';
+import { argumentError } from './wire';
 
 /** {@link KakaoEmulator.strategyOptions}. */
 export interface EmulatorStrategyOptions {
@@ -49,6 +50,11 @@ export interface LoginAsEmulator {
   readonly controlToken: string;
 }
 
+/** A step of `loginAs` failed; the message says which and why. */
+function loginFailed(message: string): Error & { code: 'ERR_KAKAO_EMULATOR_LOGIN' } {
+  return Object.assign(new Error(`loginAs: ${message}`), { code: 'ERR_KAKAO_EMULATOR_LOGIN' as const });
+}
+
 function header(headers: Record<string, unknown>, name: string): string | undefined {
   const value = headers[name];
   return typeof value === 'string' ? value : undefined;
@@ -62,17 +68,17 @@ export async function loginAs(
   options: LoginAsOptions = {},
 ): Promise<{ location: string }> {
   if (typeof agent !== 'object' || agent === null || typeof agent.get !== 'function') {
-    throw new TypeError('loginAs: "agent" must be a supertest agent, e.g. supertest.agent(app)');
+    throw argumentError('loginAs: "agent" must be a supertest agent, e.g. supertest.agent(app)');
   }
-  if (typeof userId !== 'string' || userId === '') throw new TypeError('loginAs: "userId" must be a string');
+  if (typeof userId !== 'string' || userId === '') throw argumentError('loginAs: "userId" must be a string');
   if (typeof options !== 'object' || options === null)
-    throw new TypeError('loginAs: options must be an object');
+    throw argumentError('loginAs: options must be an object');
   const loginPath = options.loginPath ?? '/auth/kakao';
   if (typeof loginPath !== 'string' || !loginPath.startsWith('/')) {
-    throw new TypeError('loginAs: "loginPath" must be a path such as "/auth/kakao"');
+    throw argumentError('loginAs: "loginPath" must be a path such as "/auth/kakao"');
   }
   if (options.returnTo !== undefined && typeof options.returnTo !== 'string') {
-    throw new TypeError('loginAs: "returnTo" must be a string');
+    throw argumentError('loginAs: "returnTo" must be a string');
   }
   const path =
     options.returnTo === undefined
@@ -89,8 +95,8 @@ export async function loginAs(
   const authorizeUrl = header(start.headers, 'location');
   const expected = `${emulator.authOrigin}/oauth/authorize?`;
   if (start.status !== 302 || authorizeUrl === undefined || !authorizeUrl.startsWith(expected)) {
-    throw new Error(
-      `loginAs: GET ${loginPath} answered ${start.status}${authorizeUrl ? ` to ${authorizeUrl.split('?')[0]}` : ''}; ` +
+    throw loginFailed(
+      `GET ${loginPath} answered ${start.status}${authorizeUrl ? ` to ${authorizeUrl.split('?')[0]}` : ''}; ` +
         `expected a 302 to ${expected.slice(0, -1)} (is the app configured with emulator.strategyOptions?)`,
     );
   }
@@ -102,25 +108,23 @@ export async function loginAs(
   });
   const decided = (await response.json()) as { location?: string; message?: string };
   if (response.status !== 200 || typeof decided.location !== 'string') {
-    throw new Error(
-      `loginAs: the emulator did not log user ${userId} in: ${decided.message ?? response.status}`,
-    );
+    throw loginFailed(`the emulator did not log user ${userId} in: ${decided.message ?? response.status}`);
   }
   const callback = new URL(decided.location);
   const kakaoError = callback.searchParams.get('error');
   if (kakaoError !== null) {
-    throw new Error(
-      `loginAs: Kakao redirected back with error=${kakaoError} (${callback.searchParams.get('error_description') ?? ''})`,
+    throw loginFailed(
+      `Kakao redirected back with error=${kakaoError} (${callback.searchParams.get('error_description') ?? ''})`,
     );
   }
 
   const finished = await agent.get(`${callback.pathname}${callback.search}`).redirects(0);
   const location = header(finished.headers, 'location');
   if (finished.status !== 302 || location === undefined) {
-    throw new Error(`loginAs: the callback ${callback.pathname} answered ${finished.status}, expected a 302`);
+    throw loginFailed(`the callback ${callback.pathname} answered ${finished.status}, expected a 302`);
   }
   if (/[?&]login_error=/.test(location)) {
-    throw new Error(`loginAs: the app refused the login and redirected to ${location}`);
+    throw loginFailed(`the app refused the login and redirected to ${location}`);
   }
   return { location };
 }

@@ -4,7 +4,7 @@
  */
 import type { KakaoEmulatorOptions } from './types';
 import { DEFAULT_CONSENT_ITEMS, SEEDED_USERS, createUserRecord, type UserRecord } from './users';
-import { isAbsoluteHttpUrl } from './wire';
+import { argumentError, isAbsoluteHttpUrl } from './wire';
 
 /** Options after validation, with every default applied. */
 export interface EmulatorSettings {
@@ -87,7 +87,7 @@ function suggestion(key: string): string {
 }
 
 function fail(message: string): never {
-  throw new TypeError(`createKakaoEmulator: ${message}`);
+  throw argumentError(`createKakaoEmulator: ${message}`);
 }
 
 function nonEmptyString(value: unknown, name: string, fallback: string): string {

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { EmulatorSettings } from './options';
 import { createUserRecord, snapshotUser, type UserRecord } from './users';
 import type { EmulatorUser, EmulatorUserInit } from './types';
+import { argumentError } from './wire';
 
 /** A consent screen waiting for the user's decision. */
 export interface PendingAuthorization {
@@ -117,14 +118,14 @@ export class EmulatorState {
   /** @throws TypeError when `ms` is not a finite number. */
   advanceClock(ms: number): void {
     if (typeof ms !== 'number' || !Number.isFinite(ms))
-      throw new TypeError('advanceClock(ms): ms must be a finite number');
+      throw argumentError('advanceClock(ms): ms must be a finite number');
     this.clockOffset += ms;
   }
 
   /** @throws TypeError when the user is malformed or the id exists. */
   addUser(init: EmulatorUserInit): EmulatorUser {
     const record = createUserRecord(init);
-    if (this.users.has(record.id)) throw new TypeError(`user "${record.id}" already exists`);
+    if (this.users.has(record.id)) throw argumentError(`user "${record.id}" already exists`);
     this.users.set(record.id, record);
     return snapshotUser(record);
   }
@@ -332,7 +333,7 @@ export class EmulatorState {
 
   setRefreshTokenRemaining(userId: string, seconds: number): void {
     if (typeof seconds !== 'number' || !Number.isFinite(seconds)) {
-      throw new TypeError('setRefreshTokenRemaining: seconds must be a finite number');
+      throw argumentError('setRefreshTokenRemaining: seconds must be a finite number');
     }
     const now = this.now();
     for (const record of this.refreshTokens.values()) {

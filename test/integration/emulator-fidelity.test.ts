@@ -178,6 +178,10 @@ describe('OpenID Connect follows the console setting', () => {
     expect(tokens.id_token).toBeUndefined();
     expect(String(tokens.scope)).not.toContain('openid');
     await expect(createKakaoEmulator({ consentItems: ['openid'] })).rejects.toThrow(/oidc: true/);
+    await expect(createKakaoEmulator({ consentItems: ['openid'] })).rejects.toMatchObject({
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
   });
 });
 

@@ -82,6 +82,8 @@ describe('emulator.loginAs', () => {
     }
     const refusing = supertest.agent(appFor(kakao, { toUser: () => false }));
     await expect(kakao.loginAs(refusing, MINJI)).rejects.toThrow(/login_error=user_rejected/);
+    await expect(kakao.loginAs(refusing, MINJI)).rejects.toMatchObject({ code: 'ERR_KAKAO_EMULATOR_LOGIN' });
+    await expect(kakao.loginAs(refusing, '')).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     await expect(kakao.loginAs(supertest.agent(appFor(kakao)), '999')).rejects.toThrow(
       /no user with that id/,
     );
