@@ -33,8 +33,10 @@ export interface KakaoEmulatorOptions {
   logoutRedirectUris?: string[];
   /**
    * Skip the consent page: `/oauth/authorize` signs in at once as the user named by `login_hint` (matched
-   * against id or email), else `autoApproveUserId`, and grants every requested item that user can grant.
-   * `prompt=none` keeps its rules. Default `false`.
+   * against id or email), else `autoApproveUserId`, and the user agrees to everything the consent screen
+   * would have asked (at first login the console's items, later only `scope` items not agreed yet) that
+   * they can grant. `prompt=none` keeps its rules. Without it, tests log users in with `loginAs`.
+   * Default `false`.
    */
   autoApprove?: boolean;
   /** User signed in by `autoApprove`. Default: the first user. */
