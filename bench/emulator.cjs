@@ -13,6 +13,8 @@ async function main() {
     tokenRateLimit: false,
     // The bench reads the log only after resetting it; a short log keeps the emulator's memory flat.
     maxRequestLog: 2000,
+    // Set by bench/run.mjs, which drives the control API from another process.
+    controlToken: process.env.BENCH_EMULATOR_TOKEN,
     users: Array.from({ length: USERS }, (_, i) => ({
       id: String(FIRST_ID + i),
       nickname: `Bench ${i}`,

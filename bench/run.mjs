@@ -114,11 +114,13 @@ async function main() {
   const benchClientId = String(await redis.client.call('CLIENT', 'ID'));
   log(`redis-server on ${redis.url}`);
   const users = Math.max(2000, opts.memoryUsers + 2);
+  // The emulator's control API needs its token; it goes to the child through the environment, never a log.
+  const controlToken = randomBytes(32).toString('base64url');
   const emu = await spawnAndWait('emulator', process.execPath, [path.join(ROOT, 'bench/emulator.cjs')], {
-    env: { ...process.env, BENCH_USERS: String(users) },
+    env: { ...process.env, BENCH_USERS: String(users), BENCH_EMULATOR_TOKEN: controlToken },
     pattern: /^emulator (\{.*\})$/,
   });
-  const emulator = JSON.parse(emu.match[1]);
+  const emulator = { ...JSON.parse(emu.match[1]), controlToken };
   log(`emulator on ${emulator.url} with ${emulator.users} users`);
 
   const secret = randomBytes(32).toString('base64url');
@@ -333,7 +335,7 @@ async function main() {
       }
     }
     if (phases.has('kakao')) {
-      round.kakao = await measureKakao(apps[0], emulator.url, kakaoUser);
+      round.kakao = await measureKakao(apps[0], emulator, kakaoUser);
       log(
         `round ${r + 1}/${opts.rounds} a: /me/kakao valid p99 ${fmt(round.kakao.valid.p99, 1)} ms, expired p99 ${fmt(round.kakao.expired.p99, 1)} ms, refresh calls ${round.kakao.expired.refreshes}`,
       );
@@ -462,11 +464,14 @@ async function measureMe(app, seconds, userId, jar) {
   };
 }
 
-async function control(emulatorUrl, agent, method, route, body) {
-  const res = await request(`${emulatorUrl}/_emulator/${route}`, {
+async function control(emulator, agent, method, route, body) {
+  const res = await request(`${emulator.url}/_emulator/${route}`, {
     method,
     agent,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: {
+      'x-emulator-token': emulator.controlToken,
+      ...(method === 'POST' && { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (res.status >= 300) throw new Error(`emulator control ${method} ${route}: ${res.status} ${res.body}`);
@@ -493,12 +498,12 @@ async function burst(app, cookie, agent) {
 }
 
 /** GET /me/kakao for one user: 200 concurrent with a valid token, then 200 concurrent after Kakao expired it. */
-async function measureKakao(app, emulatorUrl, userId) {
+async function measureKakao(app, emulator, userId) {
   const agent = createAgent(SETTINGS.kakaoBurst + 8);
   const jar = await loginOnce(app, userId, agent);
   const cookie = jar.header(`${app.url}/me/kakao`);
   const countCalls = async () => {
-    const requests = await control(emulatorUrl, agent, 'GET', 'requests');
+    const requests = await control(emulator, agent, 'GET', 'requests');
     return {
       refreshes: requests.filter((r) => r.endpoint === 'token' && r.form.grant_type === 'refresh_token')
         .length,
@@ -507,10 +512,10 @@ async function measureKakao(app, emulatorUrl, userId) {
   };
   // Opens the connections, so that both measured bursts run on warm sockets.
   await burst(app, cookie, agent);
-  await control(emulatorUrl, agent, 'POST', 'reset-requests', {});
+  await control(emulator, agent, 'POST', 'reset-requests', {});
   const valid = { ...(await burst(app, cookie, agent)), ...(await countCalls()) };
-  await control(emulatorUrl, agent, 'POST', 'expire-access-tokens', { userId });
-  await control(emulatorUrl, agent, 'POST', 'reset-requests', {});
+  await control(emulator, agent, 'POST', 'expire-access-tokens', { userId });
+  await control(emulator, agent, 'POST', 'reset-requests', {});
   const expired = { ...(await burst(app, cookie, agent)), ...(await countCalls()) };
   agent.destroy();
   return { valid, expired };

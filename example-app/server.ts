@@ -60,6 +60,8 @@ export async function startExampleApp(
       redirectUris: [callbackURL],
       logoutRedirectUris: [`${appOrigin}/logout/kakao/callback`],
       webhookUrl: `${appOrigin}/webhooks/kakao/unlink`,
+      // OpenID Connect "in the console" follows KAKAO_OIDC: with it off the emulator refuses scope=openid.
+      oidc: config.oidc,
     });
     effective = {
       ...config,

@@ -1,7 +1,7 @@
 /**
  * The only module that sends the admin key. It calls Kakao's admin-key APIs on kapi (unlink, logout,
- * user info and the user-id list) as `Authorization: KakaoAK <admin key>` with `target_id_type=user_id`,
- * through the same transport and error mapping as {@link KakaoClient}.
+ * user info, several users at once and the user-id list) as `Authorization: KakaoAK <admin key>` with
+ * `target_id_type=user_id`, through the same transport and error mapping as `KakaoClient`.
  */
 
 import {
@@ -13,8 +13,11 @@ import {
 } from './config';
 import { KakaoApiError, KakaoError, KakaoResponseError } from './errors';
 import { requestJson, resolveTransportOptions, type HttpOptions, type JsonResponse } from './http';
-import { apiFailure, type KakaoGetUserOptions } from './kakao-client';
+import { isKakaoId, parseKakaoId } from './kakao-id';
 import type { KakaoUserMeResponse } from './kakao-types';
+import { propertyKeysParam, userMeQuery, type KakaoGetUserOptions } from './kakao-user-apis';
+import { apiFailure, badShape } from './kakao-wire';
+import { isPlainObject, MAX_TIMEOUT_MS } from './util';
 
 /** Options of {@link KakaoAdminClient}. */
 export interface KakaoAdminClientOptions {
@@ -29,7 +32,9 @@ export interface KakaoAdminClientOptions {
   timeoutMs?: number;
   /** Largest response body accepted, in bytes. Default: `65536`. */
   maxResponseBytes?: number;
-  /** A fetch implementation to use. Default: the built-in keep-alive node:http(s) transport. */
+  /** Ask `/v2/user/me` and `/v2/app/users` for `https` image URLs (`secure_resource=true`). Default: `true`. */
+  secureResource?: boolean;
+  /** A fetch implementation to use. Default: none, which means the built-in keep-alive node:http(s) transport. */
   fetch?: typeof globalThis.fetch;
 }
 
@@ -37,7 +42,10 @@ export interface KakaoAdminClientOptions {
 export interface KakaoListUserIdsOptions {
   /** Ids per page, 1 to 100. Default: `100` (Kakao's). */
   limit?: number;
-  /** Start after this id (exclusive), as returned in `nextFromId`. Default: the first id. */
+  /**
+   * Where to start, as returned in `nextFromId`. Kakao does not document whether `from_id` itself is
+   * included; {@link KakaoAdminClient.listAllUserIds} copes with both. Default: the first id.
+   */
   fromId?: string;
   /** Id order. Default: `'asc'` (Kakao's). */
   order?: 'asc' | 'desc';
@@ -51,15 +59,18 @@ export interface KakaoUserIdsPage {
   nextFromId: string | undefined;
 }
 
-const OPTION_NAMES = ['adminKey', 'apiOrigin', 'timeoutMs', 'maxResponseBytes', 'fetch'] as const;
+const OPTION_NAMES = [
+  'adminKey',
+  'apiOrigin',
+  'timeoutMs',
+  'maxResponseBytes',
+  'secureResource',
+  'fetch',
+] as const;
 const WHAT = 'KakaoAdminClient';
-const MAX_TIMEOUT_MS = 2_147_483_647;
 // Kakao's admin keys are 32 hex characters; any printable ASCII is accepted so that emulators and
 // future key formats work, but nothing that could break or smuggle a header.
 const ADMIN_KEY_PATTERN = /^[\x21-\x7e]{1,256}$/;
-/** A Kakao user id: 1 to 20 decimal digits, no leading zero (the exact string Kakao uses). */
-const USER_ID_PATTERN = /^[1-9][0-9]{0,19}$/;
-const PROPERTY_KEY_PATTERN = /^[A-Za-z0-9_.]{1,64}$/;
 
 /**
  * Client for Kakao's admin-key APIs. The key lives in a private field: it is never enumerable, never
@@ -77,6 +88,7 @@ export class KakaoAdminClient {
   readonly apiOrigin: string;
   readonly #adminKey: string;
   readonly #http: Readonly<HttpOptions>;
+  readonly #secureResource: boolean;
 
   /**
    * Validates the options once; the caller's object is copied, never kept or changed.
@@ -102,6 +114,11 @@ export class KakaoAdminClient {
     if (timeoutMs > MAX_TIMEOUT_MS) {
       throw configError(`${WHAT}: "timeoutMs" must be at most ${MAX_TIMEOUT_MS} ms (got ${timeoutMs}).`);
     }
+    const secureResource = options.secureResource ?? true;
+    if (typeof secureResource !== 'boolean') {
+      throw configError(`${WHAT}: "secureResource" must be true or false (default true).`);
+    }
+    this.#secureResource = secureResource;
     const { maxResponseBytes, fetch: fetchFn } = resolveTransportOptions(WHAT, options);
     this.#http = Object.freeze({ fetch: fetchFn, timeoutMs, maxResponseBytes });
     Object.freeze(this);
@@ -156,30 +173,7 @@ export class KakaoAdminClient {
     options: KakaoGetUserOptions = {},
   ): Promise<KakaoUserMeResponse & { id: string }> {
     requireUserIdArg('getUser', 'userId', userId);
-    if (typeof options !== 'object' || options === null) {
-      throw configError(
-        'getUser: options must be an object such as { propertyKeys: ["kakao_account.email"] }.',
-      );
-    }
-    const query: Record<string, string> = targetOf(userId);
-    const { propertyKeys, secureResource } = options;
-    if (propertyKeys !== undefined) {
-      if (
-        !Array.isArray(propertyKeys) ||
-        !propertyKeys.every((k) => typeof k === 'string' && PROPERTY_KEY_PATTERN.test(k))
-      ) {
-        throw configError(
-          'getUser: "propertyKeys" must be an array of Kakao property keys such as ["kakao_account.email"].',
-        );
-      }
-      query.property_keys = JSON.stringify(propertyKeys);
-    }
-    if (secureResource !== undefined) {
-      if (typeof secureResource !== 'boolean') {
-        throw configError(`getUser: "secureResource" must be true or false (got ${typeof secureResource}).`);
-      }
-      query.secure_resource = String(secureResource);
-    }
+    const query = { ...targetOf(userId), ...userMeQuery('getUser', options, this.#secureResource) };
     const body = await this.#call('user_me', 'GET', '/v2/user/me', query);
     return { ...(body as unknown as KakaoUserMeResponse), id: responseUserId('user_me', body.id, userId) };
   }
@@ -212,32 +206,88 @@ export class KakaoAdminClient {
   }
 
   /**
-   * Every linked user id, page by page (see {@link listUserIds}; `fromId` sets where to start).
-   * Each page is one call against Kakao's limit of 100 calls a minute: with `limit: 100` that is
-   * 10,000 ids a minute.
+   * Every linked user id, page by page (see {@link listUserIds}; `fromId` sets where to start), each id
+   * once: Kakao does not document whether `from_id` is inclusive, so an id a page repeats from the one
+   * before is skipped. Each page is one call against Kakao's limit of 100 calls a minute: with
+   * `limit: 100` that is about 10,000 ids a minute.
    *
    * @throws {KakaoApiError | KakaoResponseError} as {@link listUserIds}, from the page where it happened;
-   *   `KakaoResponseError` `bad_shape` when a page does not advance (which would loop forever).
+   *   `KakaoResponseError` `bad_shape` when a page brings nothing new and does not advance (which would
+   *   loop forever).
    * @throws {TypeError} (`ERR_INVALID_ARG_VALUE`) when an option is malformed (on the first iteration).
    */
   async *listAllUserIds(options: KakaoListUserIdsOptions = {}): AsyncIterable<string> {
     // Validated before the first call so that a typo fails the same way as in listUserIds.
     userIdsQuery(options);
+    const seen = new Set<string>();
     let fromId = options.fromId;
     for (;;) {
       const page = await this.listUserIds({ ...options, fromId });
-      yield* page.ids;
+      const fresh = page.ids.filter((id) => !seen.has(id));
+      for (const id of fresh) {
+        seen.add(id);
+        yield id;
+      }
       if (page.nextFromId === undefined || page.ids.length === 0) return;
-      if (page.nextFromId === fromId) throw badShape('user_ids');
+      if (page.nextFromId === fromId && fresh.length === 0) throw badShape('user_ids');
       fromId = page.nextFromId;
     }
   }
 
+  /**
+   * Reads several linked users at once (`GET /v2/app/users`): at most 100 ids, or 20 with
+   * `propertyKeys`. Users who are not linked are left out of the answer. Kakao's docs disagree on the
+   * shape (a bare array in the examples, `{ elements: [...] }` in the table); both are accepted.
+   *
+   * @returns the users, each with its `id` as an exact decimal string, in Kakao's order.
+   * @throws {KakaoApiError} e.g. `-2` for malformed ids, `-401` for a bad admin key.
+   * @throws {KakaoResponseError} on timeout, network failure, redirect, a non-JSON or oversized answer, or
+   *   `bad_shape` (also when an answer is about a user that was not asked for).
+   * @throws {TypeError} (`ERR_INVALID_ARG_VALUE`) when an id or option is malformed.
+   */
+  async listUsers(
+    userIds: readonly string[],
+    options: Pick<KakaoGetUserOptions, 'propertyKeys'> = {},
+  ): Promise<(KakaoUserMeResponse & { id: string })[]> {
+    if (typeof options !== 'object' || options === null) {
+      throw configError(
+        'listUsers: options must be an object such as { propertyKeys: ["kakao_account.email"] }.',
+      );
+    }
+    const max = options.propertyKeys === undefined ? 100 : 20;
+    if (!Array.isArray(userIds) || userIds.length === 0 || userIds.length > max) {
+      throw configError(
+        `listUsers: "userIds" must be an array of 1 to ${max} Kakao user ids${max === 20 ? ' (20 with propertyKeys)' : ''}.`,
+      );
+    }
+    for (const id of userIds) requireUserIdArg('listUsers', 'userIds', id);
+    const wanted = new Set(userIds);
+    // Written by hand: JSON.stringify of numbers would round 19-digit ids.
+    const query: Record<string, string> = {
+      target_id_type: 'user_id',
+      target_ids: `[${[...wanted].join(',')}]`,
+    };
+    if (options.propertyKeys !== undefined)
+      query.property_keys = propertyKeysParam('listUsers', options.propertyKeys);
+    if (this.#secureResource) query.secure_resource = 'true';
+    const body = await this.#call('app_users', 'GET', '/v2/app/users', query, true);
+    // A bare array arrives wrapped as { elements } from #call, so both shapes read the same.
+    const { elements } = body;
+    if (!Array.isArray(elements) || !elements.every(isPlainObject)) throw badShape('app_users');
+    return elements.map((user) => {
+      const id = parseKakaoId(user.id);
+      if (id === undefined || !wanted.has(id)) throw badShape('app_users');
+      return { ...(user as unknown as KakaoUserMeResponse), id };
+    });
+  }
+
+  /** One admin-key call; the answer is a JSON object, or also an array with `allowArray`. */
   async #call(
     operation: string,
     method: 'GET' | 'POST',
     path: string,
     params: Record<string, string>,
+    allowArray = false,
   ): Promise<Record<string, unknown>> {
     const url = new URL(path, this.apiOrigin);
     const headers = { authorization: `KakaoAK ${this.#adminKey}` };
@@ -252,10 +302,9 @@ export class KakaoAdminClient {
     if (response.body === undefined) {
       throw new KakaoResponseError({ reason: 'non_json', operation, status: response.status });
     }
-    if (typeof response.body !== 'object' || response.body === null || Array.isArray(response.body)) {
-      throw badShape(operation);
-    }
-    return response.body as Record<string, unknown>;
+    if (isPlainObject(response.body)) return response.body;
+    if (allowArray && Array.isArray(response.body)) return { elements: response.body };
+    throw badShape(operation);
   }
 
   /**
@@ -298,10 +347,10 @@ function requireAdminKey(value: unknown): string {
 }
 
 function requireUserIdArg(method: string, name: string, value: unknown): asserts value is string {
-  if (typeof value !== 'string' || !USER_ID_PATTERN.test(value)) {
+  if (!isKakaoId(value)) {
     // The value is not quoted: a credential passed here by mistake must not land in a log.
     throw configError(
-      `${method}: "${name}" must be a Kakao user id, a string of 1 to 20 decimal digits without a leading zero such as "4120937465"; got ${
+      `${method}: "${name}" must be a Kakao user id, a string of 1 to 19 decimal digits without a leading zero (at most 9223372036854775807) such as "4120937465"; got ${
         typeof value === 'string' ? 'a string that is not one' : typeof value
       }.`,
     );
@@ -343,7 +392,7 @@ function userIdsQuery(options: KakaoListUserIdsOptions): Record<string, string> 
 function fromIdOf(afterUrl: string): string | undefined {
   try {
     const fromId = new URL(afterUrl).searchParams.get('from_id');
-    return fromId !== null && USER_ID_PATTERN.test(fromId) ? fromId : undefined;
+    return isKakaoId(fromId) ? fromId : undefined;
   } catch {
     return undefined;
   }
@@ -354,13 +403,7 @@ function fromIdOf(afterUrl: string): string | undefined {
  * as digit strings). With `expected`, the answer must be about that user.
  */
 function responseUserId(operation: string, id: unknown, expected?: string): string {
-  let text: string | undefined;
-  if (typeof id === 'number' && Number.isSafeInteger(id) && id > 0) text = String(id);
-  else if (typeof id === 'string' && USER_ID_PATTERN.test(id)) text = id;
+  const text = parseKakaoId(id);
   if (text === undefined || (expected !== undefined && text !== expected)) throw badShape(operation);
   return text;
-}
-
-function badShape(operation: string): KakaoResponseError {
-  return new KakaoResponseError({ reason: 'bad_shape', operation, status: 200 });
 }

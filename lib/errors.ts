@@ -81,13 +81,29 @@ export class KakaoApiError extends KakaoError {
   readonly msg: string | undefined;
   /** For `-402`: the consent items the call needs. */
   readonly requiredScopes: readonly string[] | undefined;
+  /** For `-402`: the consent items the user has agreed to. */
+  readonly allowedScopes: readonly string[] | undefined;
+  /**
+   * Kakao's `reason` field, when the body carries one: a short machine-readable word (anything else is
+   * dropped). Branch on `apiCode` first; `reason` only refines it.
+   */
+  readonly reason: string | undefined;
 
-  constructor(init: { status: number; apiCode: number; msg?: string; requiredScopes?: readonly string[] }) {
+  constructor(init: {
+    status: number;
+    apiCode: number;
+    msg?: string;
+    requiredScopes?: readonly string[];
+    allowedScopes?: readonly string[];
+    reason?: string;
+  }) {
     super('ERR_KAKAO_API', `Kakao API answered ${init.status} with code ${init.apiCode}`);
     this.status = init.status;
     this.apiCode = init.apiCode;
     this.msg = init.msg === undefined ? undefined : redact(init.msg);
     this.requiredScopes = init.requiredScopes;
+    this.allowedScopes = init.allowedScopes;
+    this.reason = init.reason;
   }
 }
 

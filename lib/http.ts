@@ -23,13 +23,15 @@ const AGENTS = {
 
 /** How {@link requestJson} talks to the network. */
 export interface HttpOptions {
-  /** A fetch implementation to use instead of the built-in keep-alive node:http transport. */
+  /** A fetch implementation to use instead of the built-in keep-alive node:http transport. Default: none. */
   fetch?: typeof globalThis.fetch | undefined;
   /** Deadline in milliseconds for the whole exchange, from connecting to the last byte of the body. */
   timeoutMs: number;
   /** Largest body accepted, in bytes; a longer body fails with reason `too_large`. */
   maxResponseBytes: number;
 }
+
+const DEFAULT_JSON_TYPES: readonly string[] = ['application/json'];
 
 /** Largest `maxResponseBytes` a client accepts. */
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
@@ -76,6 +78,11 @@ export interface JsonRequestInit {
   headers?: Record<string, string>;
   /** Sent as `application/x-www-form-urlencoded;charset=utf-8`; `undefined` fields are left out. */
   form?: Record<string, string | undefined>;
+  /**
+   * Media types whose body is parsed as JSON (compared without parameters, in any case). Default:
+   * `['application/json']`. A JWKS, for one, may come as `application/jwk-set+json`.
+   */
+  jsonMediaTypes?: readonly string[];
 }
 
 /**
@@ -96,7 +103,8 @@ export async function requestJson(
   init: JsonRequestInit,
   options: HttpOptions,
 ): Promise<JsonResponse> {
-  const headers: Record<string, string> = { ...init.headers, accept: 'application/json' };
+  const jsonTypes = init.jsonMediaTypes ?? DEFAULT_JSON_TYPES;
+  const headers: Record<string, string> = { ...init.headers, accept: jsonTypes.join(', ') };
   let body: string | undefined;
   if (init.form) {
     const params = new URLSearchParams();
@@ -107,9 +115,9 @@ export async function requestJson(
     headers['content-type'] = 'application/x-www-form-urlencoded;charset=utf-8';
   }
 
-  if (!options.fetch) return viaNodeHttp(operation, url, init.method, headers, body, options);
+  if (!options.fetch) return viaNodeHttp(operation, url, init.method, headers, body, jsonTypes, options);
 
-  // One signal for the whole exchange: undici's own header and body timeouts are 300 s (R53).
+  // One signal for the whole exchange: undici's own header and body timeouts are 300 s.
   const signal = AbortSignal.timeout(options.timeoutMs);
   const fetchFn = options.fetch;
   let status: number | undefined;
@@ -117,11 +125,11 @@ export async function requestJson(
     const response = await fetchFn(url, { method: init.method, headers, body, redirect: 'manual', signal });
     status = response.status;
     if (status >= 300 && status < 400) {
-      // A token endpoint that redirects must not get the code or secret re-posted elsewhere (R29).
+      // A token endpoint that redirects must not get the code or secret re-posted elsewhere.
       await discard(response);
       throw new KakaoResponseError({ reason: 'redirect', operation, status });
     }
-    if (!isJsonContentType(response.headers.get('content-type'))) {
+    if (!isJsonContentType(response.headers.get('content-type'), jsonTypes)) {
       await discard(response);
       return { status, headers: response.headers, body: undefined };
     }
@@ -148,6 +156,7 @@ function viaNodeHttp(
   method: 'GET' | 'POST',
   headers: Record<string, string>,
   body: string | undefined,
+  jsonTypes: readonly string[],
   options: HttpOptions,
 ): Promise<JsonResponse> {
   return new Promise((resolve, reject) => {
@@ -166,7 +175,7 @@ function viaNodeHttp(
         resolve(response!);
       }
     };
-    // One deadline for the whole exchange, from connecting to the last byte of the body (R53).
+    // One deadline for the whole exchange, from connecting to the last byte of the body.
     const timer = setTimeout(
       () => settle(new KakaoResponseError({ reason: 'timeout', operation, status })),
       options.timeoutMs,
@@ -199,11 +208,11 @@ function viaNodeHttp(
           status = response.statusCode ?? 0;
           const responseHeaders = toHeaders(response.headers);
           if (status >= 300 && status < 400) {
-            // A token endpoint that redirects must not get the code or secret re-posted elsewhere (R29).
+            // A token endpoint that redirects must not get the code or secret re-posted elsewhere.
             settle(new KakaoResponseError({ reason: 'redirect', operation, status }));
             return;
           }
-          if (!isJsonContentType(response.headers['content-type'] ?? null)) {
+          if (!isJsonContentType(response.headers['content-type'] ?? null, jsonTypes)) {
             // Not JSON: the caller only needs the status; the connection is not worth keeping.
             response.destroy();
             settle(undefined, { status, headers: responseHeaders, body: undefined });
@@ -258,11 +267,17 @@ function toHeaders(raw: http.IncomingHttpHeaders): Headers {
   return headers;
 }
 
-/** `application/json`, with or without parameters such as `;charset=UTF-8`, in any case. */
-export function isJsonContentType(value: string | null): boolean {
+/**
+ * True when a `Content-Type` names one of `mediaTypes` (default `application/json`), with or without
+ * parameters such as `;charset=UTF-8`, in any case.
+ */
+export function isJsonContentType(
+  value: string | null,
+  mediaTypes: readonly string[] = DEFAULT_JSON_TYPES,
+): boolean {
   if (value === null) return false;
   const mediaType = value.split(';', 1)[0]!.trim().toLowerCase();
-  return mediaType === 'application/json';
+  return mediaTypes.includes(mediaType);
 }
 
 async function readText(response: Response, maxBytes: number, operation: string): Promise<string> {

@@ -1,14 +1,17 @@
 /**
- * OpenID Connect ID-token verification (OIDC Core 3.1.3.7, stricter where the project's requirements
- * say so): RS256 only, keys from one JWKS URL selected by `kid`, exact `iss`, `aud`/`azp`, time claims
- * with a bounded skew, `nonce`, `sub` and `at_hash`. The signature is checked with `jose`; everything
- * around it (parsing, key selection, claims) is done here so each rejection has a stable reason code.
+ * OpenID Connect ID-token verification (OIDC Core 3.1.3.7, stricter where it matters): RS256 only,
+ * keys from one JWKS URL selected by `kid`, exact `iss`, `aud`/`azp`, time claims with a bounded skew,
+ * `nonce`, `sub` and `at_hash`. `jose` checks the signature and the registered claims (`iss`, `aud`,
+ * `exp`, `iat`, `nbf`); the strict parsing before it, key selection and the OIDC checks after it are
+ * done here, and every rejection has a stable reason code.
  */
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { compactVerify } from 'jose';
+import { createHash } from 'node:crypto';
+import { errors as joseErrors, jwtVerify } from 'jose';
 import { configError, requireAbsoluteUrl, requireString } from './config';
-import { IdTokenError, KakaoResponseError } from './errors';
+import { IdTokenError } from './errors';
+import { JwksCache } from './jwks';
 import { safeEqual } from './pkce';
+import { isPlainObject } from './util';
 
 /**
  * Why an ID token was rejected (`IdTokenError.reason`). `missing` is also used by the strategy when
@@ -40,7 +43,10 @@ export interface IdTokenVerifierOptions {
   clientID: string;
   /** Where the signing keys are, the only source of keys. Kakao: `https://kauth.kakao.com/.well-known/jwks.json`. Required. */
   jwksUri: string;
-  /** The `fetch` used for the JWKS. Default `globalThis.fetch`. */
+  /**
+   * A fetch implementation for the JWKS. Default: none, which means the library's shared keep-alive
+   * node:http(s) transport (the same one `KakaoClient` uses).
+   */
   fetch?: typeof globalThis.fetch;
   /** Timeout of a JWKS fetch in ms, from connecting to the last byte. Default 5000. */
   timeoutMs?: number;
@@ -54,7 +60,9 @@ export interface IdTokenVerifierOptions {
   jwksMaxAgeMs?: number;
   /**
    * Least time between JWKS fetches caused by an unknown `kid`, in ms, so tokens with random `kid`s
-   * cannot make the app hammer the provider. Default 30000.
+   * cannot make the app hammer the provider. Scheduled fetches (when the cached set is older than
+   * `jwksMaxAgeMs`) do not count: a `kid` published just after one is fetched at once. A failed
+   * scheduled fetch is retried after the same time, keeping the last good set meanwhile. Default 30000.
    */
   jwksCooldownMs?: number;
   /** Clock in ms. Default `Date.now`. */
@@ -98,10 +106,6 @@ export interface IdTokenVerifier {
 const WHAT = 'createIdTokenVerifier';
 /** Far above any real ID token (Kakao's are about 1 KB) and small enough to parse cheaply. */
 const MAX_TOKEN_LENGTH = 16 * 1024;
-const MAX_JWKS_BYTES = 64 * 1024;
-/** A JWKS with more usable keys than this is cut: a provider rotates a handful, not hundreds. */
-const MAX_KEYS = 32;
-const MIN_RSA_BITS = 2048;
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 /**
  * Headers that point at keys or change how the token is processed. Keys come only from the configured
@@ -109,14 +113,11 @@ const SEGMENT = /^[A-Za-z0-9_-]+$/;
  */
 const FORBIDDEN_HEADERS = ['jku', 'x5u', 'jwk', 'x5c', 'crit'] as const;
 const SUB = /^[\x21-\x7e]{1,255}$/;
-const JWKS_MEDIA_TYPES = new Set(['application/json', 'application/jwk-set+json']);
+/** The registered claims `jose` checks, which keep their own reason codes. */
+const JOSE_CLAIMS: ReadonlySet<string> = new Set(['iss', 'aud', 'exp', 'iat', 'nbf']);
 
 function reject(reason: IdTokenRejection): never {
   throw new IdTokenError(reason);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isNumber(value: unknown): value is number {
@@ -181,164 +182,15 @@ function decodeSegment(segment: string): Record<string, unknown> {
   return value;
 }
 
-interface UsableKey {
-  kid: string | undefined;
-  key: KeyObject;
-}
-
-/** The usable RS256 verification keys of a JWKS document; unusable entries are skipped, not fatal. */
-function usableKeys(body: unknown): UsableKey[] {
-  if (!isPlainObject(body) || !Array.isArray(body.keys)) {
-    throw new KakaoResponseError({ reason: 'bad_shape', operation: 'jwks', status: 200 });
+/** The reason code of a `jose` rejection. */
+function joseRejection(error: unknown): IdTokenRejection {
+  if (error instanceof joseErrors.JWTClaimValidationFailed || error instanceof joseErrors.JWTExpired) {
+    if (JOSE_CLAIMS.has(error.claim)) return error.claim as IdTokenRejection;
   }
-  const keys: UsableKey[] = [];
-  for (const jwk of body.keys as unknown[]) {
-    if (keys.length >= MAX_KEYS) break;
-    if (!isPlainObject(jwk) || jwk.kty !== 'RSA') continue;
-    if (jwk.use !== undefined && jwk.use !== 'sig') continue;
-    if (jwk.alg !== undefined && jwk.alg !== 'RS256') continue;
-    if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify')))
-      continue;
-    if (jwk.kid !== undefined && typeof jwk.kid !== 'string') continue;
-    if (typeof jwk.n !== 'string' || typeof jwk.e !== 'string') continue;
-    let key: KeyObject;
-    try {
-      key = createPublicKey({ key: { kty: 'RSA', n: jwk.n, e: jwk.e }, format: 'jwk' });
-    } catch {
-      continue;
-    }
-    if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) continue;
-    keys.push({ kid: jwk.kid, key });
-  }
-  return keys;
-}
-
-/** A stand-in for a fetch failure that keeps only the system error code (`ECONNREFUSED` …). */
-function networkCause(error: unknown): Error {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,63}$/.test(code)) {
-      return Object.assign(new Error(`Network error: ${code}`), { code });
-    }
-    current = (current as { cause?: unknown }).cause;
-  }
-  return new Error('Network error');
-}
-
-/**
- * GETs the JWKS: no redirects, a deadline over the whole exchange, a size cap, JSON only. Not through
- * `requestJson`, because JWKS endpoints commonly answer `application/jwk-set+json`.
- */
-async function fetchJwks(url: string, fetchFn: typeof globalThis.fetch, timeoutMs: number): Promise<unknown> {
-  const operation = 'jwks';
-  const signal = AbortSignal.timeout(timeoutMs);
-  let status: number | undefined;
-  try {
-    const response = await fetchFn(url, {
-      method: 'GET',
-      headers: { accept: 'application/jwk-set+json, application/json' },
-      redirect: 'manual',
-      signal,
-    });
-    status = response.status;
-    const fail = async (reason: 'redirect' | 'http_status' | 'non_json' | 'too_large'): Promise<never> => {
-      await response.body?.cancel().catch(() => undefined);
-      throw new KakaoResponseError({ reason, operation, status });
-    };
-    if (status >= 300 && status < 400) return await fail('redirect');
-    if (status !== 200) return await fail('http_status');
-    const mediaType = (response.headers.get('content-type') ?? '').split(';', 1)[0]!.trim().toLowerCase();
-    if (!JWKS_MEDIA_TYPES.has(mediaType)) return await fail('non_json');
-    if (Number(response.headers.get('content-length')) > MAX_JWKS_BYTES) return await fail('too_large');
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    if (response.body) {
-      const reader = response.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        total += value.byteLength;
-        if (total > MAX_JWKS_BYTES) {
-          await reader.cancel().catch(() => undefined);
-          throw new KakaoResponseError({ reason: 'too_large', operation, status });
-        }
-        chunks.push(value);
-      }
-    }
-    try {
-      return JSON.parse(Buffer.concat(chunks, total).toString('utf8')) as unknown;
-    } catch {
-      throw new KakaoResponseError({ reason: 'non_json', operation, status });
-    }
-  } catch (error) {
-    if (error instanceof KakaoResponseError) throw error;
-    if (signal.aborted) throw new KakaoResponseError({ reason: 'timeout', operation, status });
-    throw new KakaoResponseError({ reason: 'network', operation, status, cause: networkCause(error) });
-  }
-}
-
-/**
- * One cached JWKS (only the latest is kept), refreshed when older than `maxAgeMs`, refetched for an
- * unknown `kid` at most once per `cooldownMs`, with one fetch in flight at a time.
- */
-class JwksCache {
-  private current: { keys: UsableKey[]; fetchedAt: number } | undefined;
-  private lastAttemptAt = Number.NEGATIVE_INFINITY;
-  private inflight: Promise<void> | undefined;
-
-  constructor(
-    private readonly url: string,
-    private readonly fetchFn: typeof globalThis.fetch,
-    private readonly timeoutMs: number,
-    private readonly maxAgeMs: number,
-    private readonly cooldownMs: number,
-    private readonly now: () => number,
-  ) {}
-
-  async select(kid: string | undefined): Promise<KeyObject> {
-    await this.ensureFresh();
-    let found = this.find(kid);
-    const mayRefetch = this.inflight !== undefined || this.now() - this.lastAttemptAt >= this.cooldownMs;
-    if (!found && kid !== undefined && mayRefetch) {
-      // A rotated key: the provider may have published it after our last fetch. Joins a fetch in flight.
-      await this.refresh();
-      found = this.find(kid);
-    }
-    return found ?? reject('kid');
-  }
-
-  private async ensureFresh(): Promise<void> {
-    const now = this.now();
-    if (this.current && now - this.current.fetchedAt < this.maxAgeMs) return;
-    // A stale set beats none while the provider is failing; it is retried after the cooldown.
-    if (this.current && now - this.lastAttemptAt < this.cooldownMs) return;
-    try {
-      await this.refresh();
-    } catch (error) {
-      if (!this.current) throw error;
-    }
-  }
-
-  private find(kid: string | undefined): KeyObject | undefined {
-    const keys = this.current?.keys ?? [];
-    // Without a `kid` the choice is only unambiguous when there is a single candidate.
-    if (kid === undefined) return keys.length === 1 ? keys[0]!.key : undefined;
-    return keys.find((candidate) => candidate.kid === kid)?.key;
-  }
-
-  private refresh(): Promise<void> {
-    this.inflight ??= this.load().finally(() => {
-      this.inflight = undefined;
-    });
-    return this.inflight;
-  }
-
-  private async load(): Promise<void> {
-    this.lastAttemptAt = this.now();
-    const body = await fetchJwks(this.url, this.fetchFn, this.timeoutMs);
-    this.current = { keys: usableKeys(body), fetchedAt: this.now() };
-  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'signature';
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'alg';
+  if (error instanceof joseErrors.JOSENotSupported) return 'header';
+  return 'malformed';
 }
 
 function optionalInt(name: string, value: unknown, fallback: number, min: number, max: number): number {
@@ -396,8 +248,15 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
     trusted.add(requireString(WHAT, 'trustedAudiences', audience, 'client ids'));
   }
   const now = options.now ?? Date.now;
-  const fetchFn = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  const keys = new JwksCache(jwksUri, fetchFn, timeoutMs, jwksMaxAgeMs, jwksCooldownMs, now);
+  const keys = new JwksCache({
+    url: jwksUri,
+    fetch: options.fetch,
+    timeoutMs,
+    maxAgeMs: jwksMaxAgeMs,
+    cooldownMs: jwksCooldownMs,
+    now,
+    onUnknownKid: () => reject('kid'),
+  });
 
   async function verify(
     idToken: string,
@@ -419,31 +278,26 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
 
     const key = await keys.select(header.kid);
     try {
-      await compactVerify(idToken, key, { algorithms: ['RS256'] });
-    } catch {
-      reject('signature');
+      await jwtVerify(idToken, key, {
+        algorithms: ['RS256'],
+        issuer,
+        audience: clientID,
+        requiredClaims: ['exp'],
+        clockTolerance: skew,
+        maxTokenAge: maxAge,
+        currentDate: new Date(now()),
+      });
+    } catch (error) {
+      reject(joseRejection(error));
     }
 
-    if (typeof claims.iss !== 'string' || claims.iss !== issuer) reject('iss');
-
-    const aud = claims.aud;
-    const audiences =
-      typeof aud === 'string'
-        ? [aud]
-        : Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === 'string')
-          ? (aud as string[])
-          : reject('aud');
-    if (!audiences.includes(clientID)) reject('aud');
+    // jose has checked that `aud` contains the client; OIDC Core adds the rules for several audiences.
+    const aud = claims.aud as string | string[];
+    const audiences = typeof aud === 'string' ? [aud] : aud;
     if (audiences.length > 1 && claims.azp === undefined) reject('azp');
     if (claims.azp !== undefined && claims.azp !== clientID) reject('azp');
     if (audiences.some((a) => a !== clientID && !trusted.has(a))) reject('aud');
 
-    const nowSec = now() / 1000;
-    if (!isNumber(claims.exp) || claims.exp <= nowSec - skew) reject('exp');
-    if (!isNumber(claims.iat) || claims.iat > nowSec + skew || nowSec - claims.iat > maxAge + skew) {
-      reject('iat');
-    }
-    if (claims.nbf !== undefined && (!isNumber(claims.nbf) || claims.nbf > nowSec + skew)) reject('nbf');
     if (claims.auth_time !== undefined && !isNumber(claims.auth_time)) reject('auth_time');
 
     if (expected.nonce !== undefined) {

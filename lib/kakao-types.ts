@@ -10,8 +10,12 @@ export interface KakaoTokenResponse {
   /** Always `bearer` (Kakao writes it in lower case). */
   token_type: string;
   access_token: string;
-  /** Seconds; the same for the access token and the ID token. */
-  expires_in: number;
+  /**
+   * Seconds; the same for the access token and the ID token. Kakao always sends it, but RFC 6749 makes
+   * it only RECOMMENDED: when it is absent the lifetime is unknown, and the token should be used until
+   * Kakao answers -401, then refreshed.
+   */
+  expires_in?: number;
   /** Always on the code grant; on the refresh grant only when Kakao rotated it (less than a month left). */
   refresh_token?: string;
   /** Seconds; present exactly when `refresh_token` is. */
@@ -65,6 +69,10 @@ export interface KakaoAccount {
 export interface KakaoUserMeResponse {
   /** 64-bit user id: a string when beyond 2^53 (see above). */
   id: number | string;
+  /**
+   * Only for apps with "auto-link" off in the console: `false` while the user is preregistered (logged in,
+   * `POST /v1/user/signup` not called yet). Kakao unlinks users who stay preregistered for 24 hours.
+   */
   has_signed_up?: boolean;
   connected_at?: string;
   synched_at?: string;
@@ -88,4 +96,82 @@ export interface KakaoApiErrorBody {
   api_type?: string;
   required_scopes?: string[];
   allowed_scopes?: string[];
+}
+
+/** One consent item of `GET /v2/user/scopes` (and `POST /v2/user/revoke/scopes`). */
+export interface KakaoScope {
+  /** Consent item id, e.g. `account_email`. */
+  id: string;
+  /** Name shown on the consent screen. */
+  displayName: string;
+  /** `PRIVACY` (personal information) or `SERVICE` (permission); other values are passed through. */
+  type: string;
+  /** Whether the app uses the item (it is configured in the console). */
+  using: boolean;
+  /** Whether the user has agreed to it. */
+  agreed: boolean;
+  /** Only for agreed items: whether the user may revoke it (required items may not). */
+  revocable?: boolean;
+  /** Whether Kakao does not manage this item (delegated consent). */
+  delegated?: boolean;
+}
+
+/** `GET /v2/user/scopes`: the user and the app's consent items. */
+export interface KakaoScopes {
+  /** Kakao user id, as an exact decimal string. */
+  id: string;
+  scopes: KakaoScope[];
+}
+
+/** One service term of `GET /v2/user/service_terms` (Kakao Sync). */
+export interface KakaoServiceTerm {
+  /** The tag set in the console. */
+  tag: string;
+  /** Whether the term is required. */
+  required: boolean;
+  /** Whether the user has agreed to it. */
+  agreed: boolean;
+  /** Whether the user may revoke it. */
+  revocable: boolean;
+  /** When the user last agreed, when Kakao says so (a valid RFC 3339 time). */
+  agreedAt?: Date;
+  /** Where the user agreed: `KAUTH` (Kakao's consent screen) or `KAPI`; other values are passed through. */
+  agreedBy?: string;
+}
+
+/** `GET /v2/user/service_terms`. */
+export interface KakaoServiceTerms {
+  /** Kakao user id, as an exact decimal string. */
+  id: string;
+  serviceTerms: KakaoServiceTerm[];
+}
+
+/** `POST /v2/user/revoke/service_terms`. */
+export interface KakaoRevokedServiceTerms {
+  /** Kakao user id, as an exact decimal string. */
+  id: string;
+  /** The terms whose consent was revoked (`agreed` is then `false`). */
+  revokedServiceTerms: { tag: string; agreed: boolean }[];
+}
+
+/**
+ * `GET /v1/oidc/userinfo`, with the OpenID Connect claim names. Only `sub` is always there; each other
+ * claim needs its consent item.
+ */
+export interface KakaoOidcUserInfo {
+  /** Kakao user id, as a decimal string. */
+  sub: string;
+  name?: string;
+  nickname?: string;
+  /** Profile image URL. */
+  picture?: string;
+  email?: string;
+  /** `true` when the email is both valid and verified. */
+  email_verified?: boolean;
+  /** Kakao's docs disagree on the case (`female` in the table, `MALE` in the sample); passed through as sent. */
+  gender?: string;
+  /** `YYYY-MM-DD`, `0000-MM-DD` (birthday only) or `YYYY` (birth year only). */
+  birthdate?: string;
+  phone_number?: string;
+  phone_number_verified?: boolean;
 }

@@ -1,6 +1,8 @@
 import type { IdTokenClaims } from './id-token';
 import { KakaoResponseError } from './errors';
+import { parseKakaoId } from './kakao-id';
 import type { KakaoUserMeResponse } from './kakao-types';
+import { isPlainObject } from './util';
 
 /**
  * A Kakao user in Passport's normalized-profile shape, plus Kakao's own fields, parsed from
@@ -56,7 +58,11 @@ export interface KakaoProfile {
   phoneNumber?: string;
   /** When the user linked the app (`connected_at`), only when it is a valid RFC 3339 time. */
   connectedAt?: Date;
-  /** Sent only to apps with auto-link disabled: `false` means preregistered, not signed up yet. */
+  /**
+   * Sent only to apps with "auto-link" OFF in the console: `false` means the user is preregistered
+   * (logged in, not signed up yet). Finish the sign-up with `KakaoClient.signup`; Kakao unlinks users who
+   * stay preregistered for 24 hours (unlink webhook reason `INCOMPLETE_SIGN_UP`).
+   */
   hasSignedUp?: boolean;
   /**
    * Consent items (scope ids) the user has not given but could be asked for, from the
@@ -70,7 +76,6 @@ export interface KakaoProfile {
 }
 
 const MAX_STRING_LENGTH = 2048;
-const ID_DIGITS = /^\d{1,20}$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 // eslint-disable-next-line no-control-regex -- URLs with whitespace or control characters are refused
 const URL_FORBIDDEN = /[\x00-\x20\x7f]/;
@@ -100,7 +105,8 @@ const CONSENT_FLAGS: readonly (readonly [flag: string, scope: string])[] = [
  *
  * @param json - The parsed response body.
  * @throws KakaoResponseError with `reason: 'bad_shape'` and `operation: 'user_me'` when there is no usable
- *   id: neither a safe non-negative integer nor a string of 1 to 20 decimal digits.
+ *   id: neither a positive safe integer nor a Kakao id string (1 to 19 digits, no leading zero, at most
+ *   2^63 - 1; see `isKakaoId`).
  * @example
  * ```ts
  * const profile = parseProfile(parseJsonExactIntegers(await response.text()));
@@ -108,7 +114,7 @@ const CONSENT_FLAGS: readonly (readonly [flag: string, scope: string])[] = [
  */
 export function parseProfile(json: unknown): KakaoProfile {
   const body = asRecord(json);
-  const id = body === undefined ? undefined : parseId(body.id);
+  const id = body === undefined ? undefined : parseKakaoId(body.id);
   if (body === undefined || id === undefined) {
     throw new KakaoResponseError({ reason: 'bad_shape', operation: 'user_me' });
   }
@@ -173,21 +179,8 @@ export function parseProfile(json: unknown): KakaoProfile {
   return result;
 }
 
-function parseId(value: unknown): string | undefined {
-  if (typeof value === 'number') {
-    return Number.isSafeInteger(value) && value >= 0 ? String(value) : undefined;
-  }
-  if (typeof value === 'string' && ID_DIGITS.test(value)) {
-    // Canonical form, so the same user never shows up under two ids ('0042' and 42).
-    return value.replace(/^0+(?=\d)/, '');
-  }
-  return undefined;
-}
-
 function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
+  return isPlainObject(value) ? value : undefined;
 }
 
 /** A non-empty string of at most 2048 characters, kept as is (rendering escapes it), else undefined. */

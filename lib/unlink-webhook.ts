@@ -13,12 +13,13 @@ import type { Request, RequestHandler, Response } from 'express';
 
 import { checkOptionNames, configError, requireString } from './config';
 import { KakaoSessionError, TokenStoreError } from './errors';
+import { isKakaoId } from './kakao-id';
 import { consoleLogger, type KakaoLogEvent, type KakaoLogger } from './logger';
 import { safeEqual } from './pkce';
 
 /** One unlink notification from Kakao. */
 export interface UnlinkEvent {
-  /** The Kakao user id, exactly as Kakao sent it (a decimal string; 19-digit ids included). */
+  /** The Kakao user id, exactly as Kakao sent it (a decimal string of 1 to 19 digits; see `isKakaoId`). */
   userId: string;
   /** The app id the call was for (the configured one, which it matched). */
   appId: string;
@@ -57,10 +58,9 @@ export interface UnlinkWebhookOptions {
 const WHAT = 'createUnlinkWebhookHandler';
 const OPTION_NAMES = ['adminKey', 'appId', 'onUnlink', 'timeoutMs', 'logger'] as const;
 /** Kakao's limit is 3 s, network included. */
-const MAX_TIMEOUT_MS = 3000;
+const KAKAO_WEBHOOK_DEADLINE_MS = 3000;
 /** Three short fields: 4 KiB is generous. */
 const MAX_BODY_BYTES = 4096;
-const USER_ID_PATTERN = /^[1-9][0-9]{0,19}$/;
 const APP_ID_PATTERN = /^[1-9][0-9]{0,19}$/;
 const REFERRER_TYPE_PATTERN = /^[A-Za-z0-9_]{1,64}$/;
 const AUTHORIZATION_PATTERN = /^KakaoAK[ \t]+(\S+)[ \t]*$/i;
@@ -119,9 +119,9 @@ export function createUnlinkWebhookHandler(options: UnlinkWebhookOptions): Reque
     );
   }
   const timeoutMs = options.timeoutMs ?? 2500;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > KAKAO_WEBHOOK_DEADLINE_MS) {
     throw configError(
-      `${WHAT}: "timeoutMs" must be an integer from 1 to ${MAX_TIMEOUT_MS} (Kakao gives up after 3 s, network included; got ${String(timeoutMs)}).`,
+      `${WHAT}: "timeoutMs" must be an integer from 1 to ${KAKAO_WEBHOOK_DEADLINE_MS} (Kakao gives up after 3 s, network included; got ${String(timeoutMs)}).`,
     );
   }
   const logger = options.logger ?? consoleLogger;
@@ -206,7 +206,7 @@ export function createUnlinkWebhookHandler(options: UnlinkWebhookOptions): Reque
       return;
     }
     const userId = fields.get('user_id');
-    if (userId === undefined || !USER_ID_PATTERN.test(userId)) {
+    if (userId === undefined || !isKakaoId(userId)) {
       log(req, 'warn', userId === undefined ? 'missing_user_id' : 'invalid_user_id');
       answer(res, 400);
       return;

@@ -2,182 +2,40 @@
  * The emulator server: one `node:http` server playing kauth and kapi, with routing, the request log,
  * fault injection and the out-of-band actions tests need (clock, expiry, unlink from Kakao's side).
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CONTROL_PREFIX, control } from './control';
+import { control, type ControlContext } from './control';
+import { HANG, faultReply, validateFault } from './faults';
 import { accessTokenInfo, appUsers, logout, oidcUserInfo, unlink, userIds, userMe } from './kapi';
-import { accountLogout, authorize, decide, token, tokenInfo } from './kauth';
+import { revokeScopes, revokeServiceTerms, scopes, serviceTerms, signup, updateProfile } from './kapi-user';
+import { accountLogout, authorize, decide, decideForUser } from './kauth';
+import { token, tokenInfo } from './kauth-token';
+import { loginAs } from './login-as';
 import { ID_TOKEN_FAULTS, OidcKeys, discoveryDocument } from './oidc';
 import { normalizeOptions } from './options';
 import type { Runtime } from './runtime';
 import { EmulatorState } from './state';
+import { classifyPath } from './routes';
+import { TOO_LARGE, plainReply, readBody, toIncoming } from './server-io';
 import type {
   EmulatorEndpoint,
   EmulatorFault,
   EmulatorIdTokenFault,
   EmulatorRequest,
+  EmulatorStrategyOptions,
   EmulatorUser,
   EmulatorUserInit,
   KakaoEmulator,
   KakaoEmulatorOptions,
+  LoginAgent,
+  LoginAsOptions,
 } from './types';
 import { avatarSvg, snapshotUser } from './users';
-import { jsonReply, parseCookies, parseParams, type Incoming, type Reply } from './wire';
+import { sendUnlinkWebhook } from './webhook';
+import { argumentError, jsonReply, type Incoming, type Reply } from './wire';
 
-/** Largest request body accepted; bigger ones get 413. */
-const MAX_BODY_BYTES = 64 * 1024;
-/** Kakao gives up on an unlink webhook after 3 seconds. */
-const WEBHOOK_TIMEOUT_MS = 3000;
-
-const ROUTES: Readonly<Record<string, EmulatorEndpoint>> = {
-  '/oauth/authorize': 'authorize',
-  '/oauth/authorize/decision': 'authorize_decision',
-  '/oauth/token': 'token',
-  '/oauth/logout': 'account_logout',
-  '/oauth/tokeninfo': 'tokeninfo',
-  '/v2/user/me': 'user_me',
-  '/v1/user/logout': 'logout',
-  '/v1/user/unlink': 'unlink',
-  '/v1/user/access_token_info': 'access_token_info',
-  '/v1/user/ids': 'user_ids',
-  '/v2/app/users': 'app_users',
-  '/v1/oidc/userinfo': 'oidc_userinfo',
-  '/.well-known/openid-configuration': 'oidc_discovery',
-  '/.well-known/jwks.json': 'jwks',
-};
-
-/** Every endpoint name, for validating faults. */
-export const EMULATOR_ENDPOINTS: readonly EmulatorEndpoint[] = Object.freeze([
-  ...new Set(Object.values(ROUTES)),
-  'avatar',
-  'control',
-  'other',
-] as EmulatorEndpoint[]);
-
-const FAULT_KINDS: readonly EmulatorFault['kind'][] = [
-  'html_500',
-  'non_json',
-  'delay',
-  'hang',
-  'redirect',
-  'status',
-];
 const AVATAR_PATH = /^\/_emulator\/avatar\/(default|[1-9]\d{0,18})\/(640|110)\.svg$/;
-const HANG = Symbol('hang');
-const TOO_LARGE = Symbol('too large');
-
-/** The endpoint a path belongs to, whatever the method. */
-export function classifyPath(path: string): EmulatorEndpoint {
-  const known = ROUTES[path];
-  if (known) return known;
-  if (path.startsWith('/_emulator/avatar/')) return 'avatar';
-  if (path.startsWith(CONTROL_PREFIX)) return 'control';
-  return 'other';
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    if (Number(req.headers['content-length']) > MAX_BODY_BYTES) {
-      reject(TOO_LARGE);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on('data', (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        done = true;
-        reject(TOO_LARGE);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!done) resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-    req.on('error', reject);
-  });
-}
-
-function toIncoming(req: IncomingMessage, bodyText: string): Incoming {
-  const rawUrl = req.url ?? '/';
-  const queryStart = rawUrl.indexOf('?');
-  const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  return {
-    method: (req.method ?? 'GET').toUpperCase(),
-    path: queryStart === -1 ? rawUrl : rawUrl.slice(0, queryStart),
-    query: parseParams(queryStart === -1 ? '' : rawUrl.slice(queryStart + 1)),
-    form: contentType === 'application/x-www-form-urlencoded' ? parseParams(bodyText) : parseParams(''),
-    bodyText,
-    contentType,
-    headers: { ...req.headers },
-    cookies: parseCookies(req.headers.cookie),
-  };
-}
-
-function plainReply(status: number, text: string, headers: Record<string, string> = {}): Reply {
-  return { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...headers }, body: text };
-}
-
-function validateFault(fault: EmulatorFault): EmulatorFault {
-  const bad = (message: string): never => {
-    throw new TypeError(`injectFault: ${message}`);
-  };
-  if (typeof fault !== 'object' || fault === null) bad('a fault must be an object');
-  if (!EMULATOR_ENDPOINTS.includes(fault.endpoint) || fault.endpoint === 'control') {
-    bad(`"endpoint" must be one of ${EMULATOR_ENDPOINTS.filter((e) => e !== 'control').join(', ')}`);
-  }
-  if (!FAULT_KINDS.includes(fault.kind)) bad(`"kind" must be one of ${FAULT_KINDS.join(', ')}`);
-  const times = fault.times ?? Infinity;
-  if (times !== Infinity && !(Number.isInteger(times) && times > 0))
-    bad('"times" must be a positive integer');
-  if (fault.delayMs !== undefined && !(Number.isFinite(fault.delayMs) && fault.delayMs >= 0)) {
-    bad('"delayMs" must be a non-negative number');
-  }
-  if (
-    fault.status !== undefined &&
-    !(Number.isInteger(fault.status) && fault.status >= 200 && fault.status <= 599)
-  ) {
-    bad('"status" must be an HTTP status from 200 to 599');
-  }
-  for (const key of ['body', 'contentType', 'location'] as const) {
-    if (fault[key] !== undefined && typeof fault[key] !== 'string') bad(`"${key}" must be a string`);
-  }
-  for (const key of ['contentType', 'location'] as const) {
-    if (/[\r\n]/.test(fault[key] ?? '')) bad(`"${key}" must not contain line breaks`);
-  }
-  if (fault.consume !== undefined && typeof fault.consume !== 'boolean') bad('"consume" must be a boolean');
-  return { ...fault, times };
-}
-
-function faultReply(fault: EmulatorFault): Reply | typeof HANG {
-  switch (fault.kind) {
-    case 'hang':
-      return HANG;
-    case 'html_500':
-      return {
-        status: 500,
-        headers: { 'Content-Type': 'text/html; charset=utf-8' },
-        body: '<!doctype html><html><head><title>500 Internal Server Error</title></head><body><h1>500 Internal Server Error</h1></body></html>',
-      };
-    case 'non_json':
-      return {
-        status: 200,
-        headers: { 'Content-Type': 'text/html; charset=utf-8' },
-        body: '<!doctype html><html><body><p>Service temporarily unavailable. Please try again later.</p></body></html>',
-      };
-    case 'redirect':
-      return { status: 307, headers: { Location: fault.location ?? 'http://127.0.0.1:9/' }, body: '' };
-    default:
-      return {
-        status: fault.status ?? 500,
-        headers: { 'Content-Type': fault.contentType ?? 'application/json;charset=UTF-8' },
-        body: fault.body ?? '',
-      };
-  }
-}
 
 class EmulatorServer implements KakaoEmulator {
   readonly clientID: string;
@@ -189,11 +47,15 @@ class EmulatorServer implements KakaoEmulator {
   private faults: { fault: EmulatorFault; remaining: number }[] = [];
   private readonly sleepers = new Set<() => void>();
   private closing: Promise<void> | undefined;
+  // Private so that util.inspect and JSON.stringify of the emulator never show it.
+  readonly #controlToken: string;
 
   constructor(
     private readonly server: Server,
     private readonly rt: Runtime,
+    controlToken: string,
   ) {
+    this.#controlToken = controlToken;
     this.clientID = rt.settings.clientID;
     this.clientSecret = rt.settings.clientSecret;
     this.adminKey = rt.settings.adminKey;
@@ -221,6 +83,23 @@ class EmulatorServer implements KakaoEmulator {
 
   get requests(): readonly EmulatorRequest[] {
     return this.log;
+  }
+
+  get controlToken(): string {
+    return this.#controlToken;
+  }
+
+  get strategyOptions(): EmulatorStrategyOptions {
+    return Object.freeze({
+      clientID: this.clientID,
+      ...(this.clientSecret !== undefined && { clientSecret: this.clientSecret }),
+      authOrigin: this.authOrigin,
+      apiOrigin: this.apiOrigin,
+    });
+  }
+
+  loginAs(agent: LoginAgent, userId: string, options?: LoginAsOptions): Promise<{ location: string }> {
+    return loginAs(this, agent, userId, options);
   }
 
   close(): Promise<void> {
@@ -269,47 +148,21 @@ class EmulatorServer implements KakaoEmulator {
 
   async unlinkFromKakao(userId: string, referrerType = 'UNLINK_FROM_APPS'): Promise<number | undefined> {
     const user = this.rt.state.users.get(userId);
-    if (!user) throw new TypeError(`unlinkFromKakao: no user with id ${JSON.stringify(userId)}`);
+    if (!user) throw argumentError(`unlinkFromKakao: no user with id ${JSON.stringify(userId)}`);
     this.rt.state.unlink(user);
-    const { webhookUrl, webhookMethod, appId, adminKey } = this.rt.settings;
-    if (webhookUrl === undefined) return undefined;
-    const fields = new URLSearchParams({
-      app_id: String(appId),
-      user_id: userId,
-      referrer_type: referrerType,
-    });
-    const init: RequestInit = {
-      method: webhookMethod,
-      headers: { Authorization: `KakaoAK ${adminKey}` },
-      redirect: 'manual',
-      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-    };
-    let target = webhookUrl;
-    if (webhookMethod === 'GET') {
-      target = `${webhookUrl}${webhookUrl.includes('?') ? '&' : '?'}${fields.toString()}`;
-    } else {
-      init.headers = { ...init.headers, 'Content-Type': 'application/x-www-form-urlencoded' };
-      init.body = fields.toString();
-    }
-    try {
-      const response = await fetch(target, init);
-      await response.body?.cancel();
-      return response.status;
-    } catch {
-      return undefined;
-    }
+    return sendUnlinkWebhook(this.rt.settings, userId, referrerType);
   }
 
   async rotateSigningKey(options: { keepOld?: boolean } = {}): Promise<void> {
     if (options.keepOld !== undefined && typeof options.keepOld !== 'boolean') {
-      throw new TypeError('rotateSigningKey: "keepOld" must be a boolean');
+      throw argumentError('rotateSigningKey: "keepOld" must be a boolean');
     }
     await this.rt.keys.rotate(options.keepOld ?? true);
   }
 
   setIdTokenFault(kind: EmulatorIdTokenFault | undefined): void {
     if (kind !== undefined && !ID_TOKEN_FAULTS.includes(kind)) {
-      throw new TypeError(
+      throw argumentError(
         `setIdTokenFault: "kind" must be one of ${ID_TOKEN_FAULTS.join(', ')} (or undefined)`,
       );
     }
@@ -435,6 +288,18 @@ class EmulatorServer implements KakaoEmulator {
         return appUsers(inc, rt);
       case 'oidc_userinfo':
         return oidcUserInfo(inc, rt);
+      case 'scopes':
+        return scopes(inc, rt);
+      case 'revoke_scopes':
+        return revokeScopes(inc, rt);
+      case 'service_terms':
+        return serviceTerms(inc, rt);
+      case 'revoke_service_terms':
+        return revokeServiceTerms(inc, rt);
+      case 'signup':
+        return signup(inc, rt);
+      case 'update_profile':
+        return updateProfile(inc, rt);
       case 'oidc_discovery':
         return jsonReply(200, discoveryDocument(rt.issuer, rt.origin));
       case 'jwks':
@@ -442,13 +307,38 @@ class EmulatorServer implements KakaoEmulator {
       case 'avatar':
         return this.avatar(inc);
       case 'control':
-        return rt.settings.controlApi ? control(inc, this) : plainReply(404, 'Not Found');
+        return rt.settings.controlApi
+          ? control(inc, this, this.controlContext())
+          : plainReply(404, 'Not Found');
       default:
         // Browsers ask for a favicon on the consent page; answer without a console error.
         if (inc.path === '/favicon.ico')
           return { status: 204, headers: { 'Cache-Control': 'public, max-age=86400' }, body: '' };
         return plainReply(404, 'Not Found');
     }
+  }
+
+  private controlContext(): ControlContext {
+    return {
+      token: this.#controlToken,
+      port: Number(new URL(this.rt.origin).port),
+      decide: (decision) => {
+        const outcome = decideForUser(decision, this.rt);
+        if ('location' in outcome) return { status: 200, body: { location: outcome.location } };
+        if ('page' in outcome) {
+          const { koe, description } = outcome.page;
+          return {
+            status: 409,
+            body: {
+              error: 'kakao_error_page',
+              koe,
+              message: `Kakao stops on its ${koe} error page: ${description}`,
+            },
+          };
+        }
+        return { status: 400, body: { error: 'bad_request', message: outcome.badRequest } };
+      },
+    };
   }
 
   private avatar(inc: Incoming): Reply {
@@ -495,7 +385,7 @@ function originOf(host: string, address: AddressInfo): string {
  * @throws the listen error (e.g. `EADDRINUSE`) when the port cannot be bound.
  */
 export async function createKakaoEmulator(options?: KakaoEmulatorOptions): Promise<KakaoEmulator> {
-  const { settings, users } = normalizeOptions(options);
+  const { settings, users, controlToken } = normalizeOptions(options);
   const rt: Runtime = {
     settings,
     state: new EmulatorState(settings, users),
@@ -504,7 +394,7 @@ export async function createKakaoEmulator(options?: KakaoEmulatorOptions): Promi
     issuer: '',
   };
   const server = createServer();
-  const emulator = new EmulatorServer(server, rt);
+  const emulator = new EmulatorServer(server, rt, controlToken ?? randomBytes(32).toString('base64url'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.port, settings.host, () => {

@@ -5,15 +5,21 @@
  * emulator can follow Kakao's behaviour without breaking callers; drive it over HTTP and through
  * {@link KakaoEmulator}.
  */
-export { createKakaoEmulator, EMULATOR_ENDPOINTS } from './emulator';
+export { createKakaoEmulator } from './emulator';
+export { EMULATOR_ENDPOINTS } from './routes';
 export { DEFAULT_CONSENT_ITEMS, SEEDED_USERS } from './users';
 export type {
   EmulatorEndpoint,
   EmulatorFault,
   EmulatorIdTokenFault,
   EmulatorRequest,
+  EmulatorStrategyOptions,
   EmulatorUser,
   EmulatorUserInit,
   KakaoEmulator,
   KakaoEmulatorOptions,
+  LoginAgent,
+  LoginAgentRequest,
+  LoginAgentResponse,
+  LoginAsOptions,
 } from './types';

@@ -8,7 +8,7 @@ import { hasDataFor, isUserId, type UserRecord } from './users';
 import { RawJsonInteger, jsonReply, param, type Incoming, type ParamMap, type Reply } from './wire';
 
 /** Who a kapi call acts for. */
-interface Principal {
+export interface Principal {
   user: UserRecord;
   /** The Bearer token used, absent for admin-key calls. */
   accessToken: string | undefined;
@@ -16,7 +16,13 @@ interface Principal {
   scopes: readonly string[];
 }
 
-function kapiError(status: number, code: number, msg: string, headers: Record<string, string> = {}): Reply {
+/** Kakao's kapi error body `{ msg, code }`. */
+export function kapiError(
+  status: number,
+  code: number,
+  msg: string,
+  headers: Record<string, string> = {},
+): Reply {
   return jsonReply(status, { msg, code }, headers);
 }
 
@@ -24,12 +30,12 @@ function unauthorized(msg: string, scheme: 'Bearer' | 'KakaoAK'): Reply {
   return kapiError(401, -401, msg, { 'WWW-Authenticate': `${scheme} error=invalid_token` });
 }
 
-function methodNotAllowed(allow: string): Reply {
+export function methodNotAllowed(allow: string): Reply {
   return kapiError(405, -2, `method not allowed; use ${allow}`, { Allow: allow });
 }
 
 /** Query and form parameters together (Kakao accepts either for most user APIs). */
-function allParams(inc: Incoming): ParamMap {
+export function allParams(inc: Incoming): ParamMap {
   return { ...inc.query, ...inc.form };
 }
 
@@ -49,7 +55,7 @@ function bearerPrincipal(rt: Runtime, token: string): Principal | Reply {
 }
 
 /** Authenticates a user-scoped call: Bearer always, `KakaoAK` + `target_id` when `admin` is allowed. */
-function authenticate(inc: Incoming, rt: Runtime, admin: boolean): Principal | Reply {
+export function authenticate(inc: Incoming, rt: Runtime, admin: boolean): Principal | Reply {
   const given = credentials(inc);
   if (!given) return unauthorized('this access token does not exist', 'Bearer');
   if (given.scheme === 'bearer') return bearerPrincipal(rt, given.value);
@@ -172,10 +178,18 @@ function userDocument(
     Object.entries(user.properties ?? {}).filter(([name]) => selected(`properties.${name}`)),
   );
   const account = kakaoAccount(rt, user, selected);
+  if (user.hasSignedUp === false) {
+    // A preregistered user shows only the id, the profile and the e-mail until the app calls signup.
+    for (const key of Object.keys(account)) {
+      if (!/^(profile|profile_nickname|profile_image)(_needs_agreement)?$|email/.test(key))
+        delete account[key];
+    }
+  }
   return {
     id: new RawJsonInteger(user.id),
+    has_signed_up: user.hasSignedUp,
     connected_at: user.connectedAt,
-    properties: Object.keys(properties).length > 0 ? properties : undefined,
+    properties: Object.keys(properties).length > 0 && user.hasSignedUp !== false ? properties : undefined,
     kakao_account: keys !== undefined && Object.keys(account).length === 0 ? undefined : account,
   };
 }
@@ -252,7 +266,14 @@ export function userIds(inc: Incoming, rt: Runtime): Reply {
     .map((user) => BigInt(user.id))
     .sort((a, b) => (a < b ? -sign : a > b ? sign : 0));
   const from = fromParam === undefined ? undefined : BigInt(fromParam);
-  const after = from === undefined ? ids : ids.filter((id) => (order === 'asc' ? id > from : id < from));
+  // Whether from_id itself is included is not documented: a knob, tested both ways.
+  const inclusive = rt.settings.userIdsFromIdInclusive;
+  const after =
+    from === undefined
+      ? ids
+      : ids.filter((id) =>
+          order === 'asc' ? id > from || (inclusive && id === from) : id < from || (inclusive && id === from),
+        );
   const page = after.slice(0, limit);
   const base = `${rt.origin}/v1/user/ids?limit=${limit}`;
   const last = page[page.length - 1];
@@ -299,8 +320,9 @@ export function oidcUserInfo(inc: Incoming, rt: Runtime): Reply {
   if (inc.method !== 'GET' && inc.method !== 'POST') return methodNotAllowed('GET, POST');
   const principal = authenticate(inc, rt, false);
   if ('status' in principal) return principal;
-  if (!principal.scopes.includes('openid'))
-    return kapiError(403, -3, 'OpenID Connect is not enabled for this token');
+  if (!rt.settings.oidc || !principal.scopes.includes('openid')) {
+    return kapiError(403, -3, 'OpenID Connect is not enabled for this app or this token');
+  }
   const user = principal.user;
   const agreed = (item: string): boolean => user.agreedScopes.includes(item);
   let birthdate: string | undefined;
@@ -321,9 +343,14 @@ export function oidcUserInfo(inc: Incoming, rt: Runtime): Reply {
     picture: agreed('profile_image') ? avatarUrl(rt, user, 110) : undefined,
     email,
     email_verified: email === undefined ? undefined : user.emailValid === true && user.emailVerified === true,
-    gender: agreed('gender') ? user.gender : undefined,
+    gender: agreed('gender') && user.gender ? genderCase(rt, user.gender) : undefined,
     birthdate,
     phone_number: phone,
     phone_number_verified: phone === undefined ? undefined : true,
   });
+}
+
+/** Kakao's docs disagree on the case of `gender` in OIDC user info; the emulator follows the knob. */
+function genderCase(rt: Runtime, gender: string): string {
+  return rt.settings.oidcGenderCase === 'upper' ? gender.toUpperCase() : gender;
 }

@@ -4,7 +4,7 @@
  */
 import type { KakaoEmulatorOptions } from './types';
 import { DEFAULT_CONSENT_ITEMS, SEEDED_USERS, createUserRecord, type UserRecord } from './users';
-import { isAbsoluteHttpUrl } from './wire';
+import { argumentError, isAbsoluteHttpUrl } from './wire';
 
 /** Options after validation, with every default applied. */
 export interface EmulatorSettings {
@@ -17,6 +17,12 @@ export interface EmulatorSettings {
   readonly autoApprove: boolean;
   readonly autoApproveUserId: string | undefined;
   readonly consentItems: readonly string[];
+  readonly requiredConsentItems: readonly string[];
+  readonly serviceTerms: readonly { readonly tag: string; readonly required: boolean }[];
+  readonly autoLink: boolean;
+  readonly userPropertyKeys: readonly string[] | undefined;
+  readonly userIdsFromIdInclusive: boolean;
+  readonly oidcGenderCase: 'lower' | 'upper';
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenTtlSeconds: number;
   readonly codeTtlSeconds: number;
@@ -46,6 +52,12 @@ const KNOWN_OPTIONS: readonly (keyof KakaoEmulatorOptions)[] = [
   'autoApproveUserId',
   'users',
   'consentItems',
+  'requiredConsentItems',
+  'serviceTerms',
+  'autoLink',
+  'userPropertyKeys',
+  'userIdsFromIdInclusive',
+  'oidcGenderCase',
   'accessTokenTtlSeconds',
   'refreshTokenTtlSeconds',
   'codeTtlSeconds',
@@ -60,6 +72,7 @@ const KNOWN_OPTIONS: readonly (keyof KakaoEmulatorOptions)[] = [
   'issuer',
   'appUsersShape',
   'controlApi',
+  'controlToken',
   'maxRequestLog',
   'now',
 ];
@@ -74,7 +87,7 @@ function suggestion(key: string): string {
 }
 
 function fail(message: string): never {
-  throw new TypeError(`createKakaoEmulator: ${message}`);
+  throw argumentError(`createKakaoEmulator: ${message}`);
 }
 
 function nonEmptyString(value: unknown, name: string, fallback: string): string {
@@ -119,6 +132,8 @@ function uriList(value: unknown, name: string): readonly string[] | undefined {
 export function normalizeOptions(options: KakaoEmulatorOptions = {}): {
   settings: EmulatorSettings;
   users: UserRecord[];
+  /** Kept out of `settings`, so that inspecting the emulator's state never shows it. */
+  controlToken: string | undefined;
 } {
   if (typeof options !== 'object' || options === null) fail('options must be an object');
   for (const key of Object.keys(options)) {
@@ -135,6 +150,49 @@ export function normalizeOptions(options: KakaoEmulatorOptions = {}): {
     !consentItems.every((item) => typeof item === 'string' && /^[a-z0-9_]+$/.test(item))
   ) {
     fail('"consentItems" must be an array of consent item ids such as "profile_nickname"');
+  }
+  if (consentItems.includes('openid')) {
+    fail('"consentItems" must not include "openid": it is not a consent item; set "oidc: true" instead');
+  }
+  const requiredConsentItems = o.requiredConsentItems ?? [];
+  if (
+    !Array.isArray(requiredConsentItems) ||
+    !requiredConsentItems.every((item) => consentItems.includes(item))
+  ) {
+    fail('"requiredConsentItems" must be an array of items that are also in "consentItems"');
+  }
+  const serviceTerms = o.serviceTerms ?? [];
+  if (
+    !Array.isArray(serviceTerms) ||
+    !serviceTerms.every(
+      (term) =>
+        typeof term === 'object' &&
+        term !== null &&
+        typeof term.tag === 'string' &&
+        /^[A-Za-z0-9_.-]{1,64}$/.test(term.tag) &&
+        (term.required === undefined || typeof term.required === 'boolean'),
+    ) ||
+    new Set(serviceTerms.map((term) => term.tag)).size !== serviceTerms.length
+  ) {
+    fail(
+      '"serviceTerms" must be an array of { tag, required? } with distinct tags such as "terms_of_service"',
+    );
+  }
+  if (
+    o.userPropertyKeys !== undefined &&
+    (!Array.isArray(o.userPropertyKeys) ||
+      !o.userPropertyKeys.every((key) => typeof key === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(key)))
+  ) {
+    fail('"userPropertyKeys" must be an array of property keys such as "tier"');
+  }
+  if (o.oidcGenderCase !== undefined && o.oidcGenderCase !== 'lower' && o.oidcGenderCase !== 'upper') {
+    fail('"oidcGenderCase" must be "lower" or "upper"');
+  }
+  if (
+    o.controlToken !== undefined &&
+    (typeof o.controlToken !== 'string' || !/^[A-Za-z0-9_-]{32,256}$/.test(o.controlToken))
+  ) {
+    fail('"controlToken" must be at least 32 base64url characters (omit it to get a random one)');
   }
   const userInits = o.users ?? SEEDED_USERS;
   if (!Array.isArray(userInits) || userInits.length === 0) fail('"users" must be a non-empty array');
@@ -193,6 +251,14 @@ export function normalizeOptions(options: KakaoEmulatorOptions = {}): {
     autoApprove: booleanOption(o.autoApprove, 'autoApprove', false),
     autoApproveUserId: o.autoApproveUserId,
     consentItems: Object.freeze([...new Set(consentItems)]),
+    requiredConsentItems: Object.freeze([...new Set(requiredConsentItems)]),
+    serviceTerms: Object.freeze(
+      serviceTerms.map((term) => Object.freeze({ tag: term.tag, required: term.required ?? false })),
+    ),
+    autoLink: booleanOption(o.autoLink, 'autoLink', true),
+    userPropertyKeys: o.userPropertyKeys === undefined ? undefined : Object.freeze([...o.userPropertyKeys]),
+    userIdsFromIdInclusive: booleanOption(o.userIdsFromIdInclusive, 'userIdsFromIdInclusive', false),
+    oidcGenderCase: o.oidcGenderCase ?? 'lower',
     accessTokenTtlSeconds: positiveInteger(o.accessTokenTtlSeconds, 'accessTokenTtlSeconds', 21599),
     refreshTokenTtlSeconds: positiveInteger(o.refreshTokenTtlSeconds, 'refreshTokenTtlSeconds', 5183999),
     codeTtlSeconds: positiveInteger(o.codeTtlSeconds, 'codeTtlSeconds', 600),
@@ -210,5 +276,5 @@ export function normalizeOptions(options: KakaoEmulatorOptions = {}): {
     maxRequestLog: positiveInteger(o.maxRequestLog, 'maxRequestLog', 10000),
     now: o.now ?? Date.now,
   };
-  return { settings: Object.freeze(settings), users };
+  return { settings: Object.freeze(settings), users, controlToken: o.controlToken };
 }

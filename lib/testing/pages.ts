@@ -21,6 +21,10 @@ export interface ConsentPageInput {
   preselectedUserId: string | undefined;
   /** Requested consent items (`openid` excluded: it is not shown to users). */
   items: readonly string[];
+  /** Items that cannot be unticked (shown checked and disabled; the server agrees to them anyway). */
+  requiredItems: readonly string[];
+  /** Kakao Sync service terms to agree to. */
+  serviceTerms: readonly { tag: string; required: boolean }[];
   avatarUrl: (user: UserRecord) => string;
 }
 
@@ -92,13 +96,24 @@ export function consentPage(input: ConsentPageInput): { html: string; csp: strin
       );
     })
     .join('');
+  const required = ' disabled'; // a disabled box is not posted: the server adds required items itself
   const items = input.items
-    .map(
-      (item) =>
+    .map((item) => {
+      const isRequired = input.requiredItems.includes(item);
+      return (
         `<label class="item-${item}" for="scope-${item}">` +
-        `<input type="checkbox" name="scope" id="scope-${item}" value="${item}" checked>` +
-        `<span>${itemLabel(item)}</span>` +
-        `<span class="na">제공 불가 · not available for this account</span></label>`,
+        `<input type="checkbox" name="scope" id="scope-${item}" value="${item}" checked${isRequired ? required : ''}>` +
+        `<span>${isRequired ? '[필수 · required] ' : ''}${itemLabel(item)}</span>` +
+        `<span class="na">제공 불가 · not available for this account</span></label>`
+      );
+    })
+    .join('');
+  const terms = input.serviceTerms
+    .map(
+      (term) =>
+        `<label for="term-${escapeHtml(term.tag)}">` +
+        `<input type="checkbox" name="service_terms" id="term-${escapeHtml(term.tag)}" value="${escapeHtml(term.tag)}" checked${term.required ? required : ''}>` +
+        `<span>${term.required ? '[필수 · required] ' : ''}${escapeHtml(term.tag)}</span></label>`,
     )
     .join('');
   const body =
@@ -111,6 +126,9 @@ export function consentPage(input: ConsentPageInput): { html: string; csp: strin
     (items === ''
       ? ''
       : `<fieldset><legend>동의 항목 <small>· Information to share</small></legend>${items}</fieldset>`) +
+    (terms === ''
+      ? ''
+      : `<fieldset><legend>서비스 약관 <small>· Service terms</small></legend>${terms}</fieldset>`) +
     `<div class="actions">` +
     `<button type="submit" class="accept" name="action" value="accept">동의하고 계속하기</button>` +
     `<button type="submit" class="cancel" name="action" value="cancel" formnovalidate>취소</button>` +

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { EmulatorSettings } from './options';
 import { createUserRecord, snapshotUser, type UserRecord } from './users';
 import type { EmulatorUser, EmulatorUserInit } from './types';
+import { argumentError } from './wire';
 
 /** A consent screen waiting for the user's decision. */
 export interface PendingAuthorization {
@@ -13,8 +14,16 @@ export interface PendingAuthorization {
   clientId: string;
   redirectUri: string;
   state: string | undefined;
-  /** Consent items requested (already validated against the console configuration). */
-  scopes: string[];
+  /** The `scope` items (validated against the console), or `undefined` when no `scope` was sent. */
+  requested: string[] | undefined;
+  /** The `service_terms` tags, or `undefined` when none were sent. */
+  serviceTermTags: string[] | undefined;
+  /** Whether the code grant returns an ID token (OIDC on, and `openid` in `scope` when one was sent). */
+  withIdToken: boolean;
+  /** Consent items the screen offers. */
+  items: string[];
+  /** Service terms (tags) the screen offers. */
+  serviceTerms: string[];
   codeChallenge: string | undefined;
   nonce: string | undefined;
   loginHint: string | undefined;
@@ -109,14 +118,14 @@ export class EmulatorState {
   /** @throws TypeError when `ms` is not a finite number. */
   advanceClock(ms: number): void {
     if (typeof ms !== 'number' || !Number.isFinite(ms))
-      throw new TypeError('advanceClock(ms): ms must be a finite number');
+      throw argumentError('advanceClock(ms): ms must be a finite number');
     this.clockOffset += ms;
   }
 
   /** @throws TypeError when the user is malformed or the id exists. */
   addUser(init: EmulatorUserInit): EmulatorUser {
     const record = createUserRecord(init);
-    if (this.users.has(record.id)) throw new TypeError(`user "${record.id}" already exists`);
+    if (this.users.has(record.id)) throw argumentError(`user "${record.id}" already exists`);
     this.users.set(record.id, record);
     return snapshotUser(record);
   }
@@ -178,20 +187,31 @@ export class EmulatorState {
 
   // Linking and consent
 
-  /** Links the user to the app (first time: sets `connected_at`) and records newly agreed items. */
-  link(user: UserRecord, agreed: readonly string[]): void {
+  /**
+   * Links the user to the app (first time: sets `connected_at`, and with auto-link off leaves them
+   * preregistered) and records newly agreed items and service terms.
+   */
+  link(user: UserRecord, agreed: readonly string[], terms: readonly string[] = []): void {
+    const at = new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
     if (!user.linked) {
       user.linked = true;
-      user.connectedAt = new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      user.connectedAt = at;
+      if (!this.settings.autoLink) user.hasSignedUp = false;
     }
     for (const item of agreed) if (!user.agreedScopes.includes(item)) user.agreedScopes.push(item);
+    for (const tag of terms) {
+      if (!user.agreedServiceTerms.some((term) => term.tag === tag))
+        user.agreedServiceTerms.push({ tag, agreedAt: at });
+    }
   }
 
-  /** Unlinks the user: consents and every token gone. */
+  /** Unlinks the user: consents, service terms, sign-up and every token gone. */
   unlink(user: UserRecord): void {
     user.linked = false;
     user.agreedScopes = [];
+    user.agreedServiceTerms = [];
     delete user.connectedAt;
+    delete user.hasSignedUp;
     this.revokeUserTokens(user.id);
   }
 
@@ -313,7 +333,7 @@ export class EmulatorState {
 
   setRefreshTokenRemaining(userId: string, seconds: number): void {
     if (typeof seconds !== 'number' || !Number.isFinite(seconds)) {
-      throw new TypeError('setRefreshTokenRemaining: seconds must be a finite number');
+      throw argumentError('setRefreshTokenRemaining: seconds must be a finite number');
     }
     const now = this.now();
     for (const record of this.refreshTokens.values()) {

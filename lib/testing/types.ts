@@ -1,6 +1,15 @@
 /**
  * Public types of the Kakao emulator (`kakao-login-express/testing`).
  */
+import type { EmulatorStrategyOptions, LoginAgent, LoginAsOptions } from './login-as';
+
+export type {
+  EmulatorStrategyOptions,
+  LoginAgent,
+  LoginAgentRequest,
+  LoginAgentResponse,
+  LoginAsOptions,
+} from './login-as';
 
 /** Options of {@link createKakaoEmulator}. Every option is optional; the defaults describe a typical REST app. */
 export interface KakaoEmulatorOptions {
@@ -24,8 +33,10 @@ export interface KakaoEmulatorOptions {
   logoutRedirectUris?: string[];
   /**
    * Skip the consent page: `/oauth/authorize` signs in at once as the user named by `login_hint` (matched
-   * against id or email), else `autoApproveUserId`, and grants every requested item that user can grant.
-   * `prompt=none` keeps its rules. Default `false`.
+   * against id or email), else `autoApproveUserId`, and the user agrees to everything the consent screen
+   * would have asked (at first login the console's items, later only `scope` items not agreed yet) that
+   * they can grant. `prompt=none` keeps its rules. Without it, tests log users in with `loginAs`.
+   * Default `false`.
    */
   autoApprove?: boolean;
   /** User signed in by `autoApprove`. Default: the first user. */
@@ -33,10 +44,44 @@ export interface KakaoEmulatorOptions {
   /** The users known to the emulator. Default: {@link SEEDED_USERS}. Given: replaces them. */
   users?: EmulatorUserInit[];
   /**
-   * Consent items configured "in the console"; requesting another id gives KOE205. Default
-   * {@link DEFAULT_CONSENT_ITEMS}.
+   * Consent items configured "in the console". Kakao asks for them at a user's first login (the consent
+   * screen then offers each); a login that sends `scope` asks only for the listed items the user has not
+   * agreed to yet, and a `scope` naming an item not configured here stops on a KOE205 error page. `openid`
+   * is not a consent item: use `oidc`. Default {@link DEFAULT_CONSENT_ITEMS}.
    */
   consentItems?: string[];
+  /**
+   * Items among `consentItems` set as required: they cannot be unticked on the consent screen and cannot
+   * be revoked (`revocable: false` in `/v2/user/scopes`). Default none.
+   */
+  requiredConsentItems?: string[];
+  /**
+   * Kakao Sync service terms configured in the console, shown on the consent screen at first login
+   * (required ones cannot be unticked) and served by `/v2/user/service_terms`. Default none.
+   */
+  serviceTerms?: { tag: string; required?: boolean }[];
+  /**
+   * "Auto-link on login" in the console. `false`: a user who logs in for the first time is only
+   * preregistered (`has_signed_up: false`, little user data) until the app calls `POST /v1/user/signup`.
+   * Kakao unlinks users who stay preregistered for 24 hours; simulate that with
+   * `unlinkFromKakao(id, 'INCOMPLETE_SIGN_UP')`. Default `true`.
+   */
+  autoLink?: boolean;
+  /**
+   * User property keys registered in the console; `update_profile` and `signup` answer -201 for any
+   * other key. Default unset: every key is accepted.
+   */
+  userPropertyKeys?: string[];
+  /**
+   * Whether `GET /v1/user/ids?from_id=X` includes `X` itself (Kakao does not document it). With `true`
+   * each page after the first repeats the last id of the page before. Default `false`.
+   */
+  userIdsFromIdInclusive?: boolean;
+  /**
+   * Case of `gender` in `/v1/oidc/userinfo`: Kakao's docs say `female`/`male` in the table and show
+   * `MALE` in the sample. Default `'lower'`.
+   */
+  oidcGenderCase?: 'lower' | 'upper';
   /** Access-token lifetime (`expires_in`). Default `21599` (REST API apps). */
   accessTokenTtlSeconds?: number;
   /** Refresh-token lifetime (`refresh_token_expires_in`). Default `5183999` (two months). */
@@ -61,8 +106,9 @@ export interface KakaoEmulatorOptions {
   /** Unlink webhook method: `GET` sends a query string, `POST` a form body. Default `'POST'`. */
   webhookMethod?: 'GET' | 'POST';
   /**
-   * OpenID Connect enabled "in the console": every code grant returns an `id_token`. Without it an ID token
-   * is issued only when `openid` was requested in `scope`. Default `false`.
+   * OpenID Connect enabled "in the console". On: a login without `scope` gets an `id_token`, and one with
+   * `scope` gets it only when the scope includes `openid`. Off: no ID tokens at all, and `scope=openid`
+   * stops on a KOE205 error page, as at Kakao. Default `false`.
    */
   oidc?: boolean;
   /** `iss` of ID tokens and discovery. Default: the emulator's own origin (`emulator.url`). */
@@ -72,8 +118,20 @@ export interface KakaoEmulatorOptions {
    * Default `'array'`.
    */
   appUsersShape?: 'array' | 'elements';
-  /** Serve the `/_emulator/*` control API over HTTP. Default `true`. */
+  /**
+   * Serve the `/_emulator/*` control API over HTTP. Every control call must carry the emulator's
+   * `controlToken` in `X-Emulator-Token`, name a loopback `Host` (`127.0.0.1`, `[::1]` or `localhost` with
+   * the emulator's port) and, for `POST`, send `Content-Type: application/json`; anything else gets 403
+   * (415 for the content type), so a web page open in the developer's browser cannot drive it, DNS
+   * rebinding included. The avatars the consent page shows stay public. Default `true`.
+   */
   controlApi?: boolean;
+  /**
+   * The control token. Default: 32 random bytes made at start (base64url). Set it only to drive an
+   * emulator running in another process, and pass it out of band (an environment variable), never
+   * through logs.
+   */
+  controlToken?: string;
   /** How many requests `emulator.requests` keeps (oldest dropped first). Default `10000`. */
   maxRequestLog?: number;
   /** Clock in milliseconds; `advanceClock` adds an offset on top. Default `Date.now`. */
@@ -98,6 +156,41 @@ export interface KakaoEmulator {
   readonly adminKey: string;
   /** The numeric app id. */
   readonly appId: number;
+  /**
+   * Options to spread into `KakaoStrategy` / `kakaoAuth`: `{ clientID, clientSecret?, authOrigin, apiOrigin }`
+   * (`clientSecret` only when the emulator requires one).
+   * @example
+   * ```ts
+   * const kakao = await createKakaoEmulator();
+   * app.use(kakaoAuth({ ...kakao.strategyOptions, callbackURL: 'http://127.0.0.1:3000/auth/kakao/callback' }));
+   * ```
+   */
+  readonly strategyOptions: EmulatorStrategyOptions;
+  /**
+   * The token the HTTP control API requires in `X-Emulator-Token`. Keep it out of logs: whoever has it can
+   * log in as any user.
+   */
+  readonly controlToken: string;
+  /**
+   * Logs `userId` in to your app through a supertest agent (or anything shaped like one: it keeps cookies):
+   * `GET loginPath` on the agent (expects a 302 to this emulator's authorize URL), the consent decision for
+   * that user at the emulator over HTTP (`POST /_emulator/authorize`, no consent page, no `autoApprove`
+   * needed), then the callback on the agent. Cookies the login start set travel with the agent.
+   *
+   * @param options.loginPath - Default `'/auth/kakao'`.
+   * @param options.returnTo - Sent as `?returnTo=` on the login start.
+   * @param options.scopes - Items the user agrees to. Default: every item the consent screen would offer.
+   * @returns the callback's redirect target (where the app sends the logged-in user).
+   * @throws Error naming the step that failed: the login start, the emulator's decision (e.g. a KOE006
+   *   error page), or a callback that did not answer 302 or redirected with `login_error`.
+   * @example
+   * ```ts
+   * const kakao = await createKakaoEmulator();
+   * const agent = supertest.agent(app);
+   * await kakao.loginAs(agent, '4120937465');
+   * ```
+   */
+  loginAs(agent: LoginAgent, userId: string, options?: LoginAsOptions): Promise<{ location: string }>;
   /** Closes the server and every socket, keep-alive and hanging ones included. Idempotent. */
   close(): Promise<void>;
   /**
@@ -174,6 +267,12 @@ export type EmulatorEndpoint =
   | 'oidc_discovery'
   | 'jwks'
   | 'oidc_userinfo'
+  | 'scopes'
+  | 'revoke_scopes'
+  | 'service_terms'
+  | 'revoke_service_terms'
+  | 'signup'
+  | 'update_profile'
   | 'tokeninfo'
   | 'avatar'
   | 'control'
@@ -285,6 +384,10 @@ export interface EmulatorUser extends EmulatorUserInit {
   connectedAt?: string;
   /** Consent items the user has agreed to for this app. */
   agreedScopes: string[];
-  /** Whether the user is linked (connected) to the app. */
+  /** Service terms (tags) the user has agreed to, with when. */
+  agreedServiceTerms: { tag: string; agreedAt: string }[];
+  /** Whether the user is linked (connected) to the app; preregistered users count as linked. */
   linked: boolean;
+  /** Only with `autoLink: false`: `false` while preregistered, `true` after `POST /v1/user/signup`. */
+  hasSignedUp?: boolean;
 }

@@ -4,9 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { EmulatorUser, EmulatorUserInit } from './types';
-import { escapeHtml } from './wire';
+import { argumentError, escapeHtml } from './wire';
 
-/** Consent items configured by default (a REST app with every common item on, plus `openid`). */
+/** Consent items configured by default: a REST app with every common item on (`openid` is the `oidc` option). */
 export const DEFAULT_CONSENT_ITEMS: readonly string[] = Object.freeze([
   'profile_nickname',
   'profile_image',
@@ -17,7 +17,6 @@ export const DEFAULT_CONSENT_ITEMS: readonly string[] = Object.freeze([
   'birthday',
   'gender',
   'phone_number',
-  'openid',
 ]);
 
 /**
@@ -85,13 +84,13 @@ function optionalString(init: Record<string, unknown>, key: string, pattern?: Re
   const value = init[key];
   if (value === undefined) return;
   if (typeof value !== 'string' || value.length > 200 || (pattern && !pattern.test(value))) {
-    throw new TypeError(`user "${key}" must be ${hint ?? 'a string of at most 200 characters'}`);
+    throw argumentError(`user "${key}" must be ${hint ?? 'a string of at most 200 characters'}`);
   }
 }
 
 function optionalBoolean(init: Record<string, unknown>, key: string): void {
   if (init[key] !== undefined && typeof init[key] !== 'boolean') {
-    throw new TypeError(`user "${key}" must be a boolean`);
+    throw argumentError(`user "${key}" must be a boolean`);
   }
 }
 
@@ -100,10 +99,10 @@ function optionalBoolean(init: Record<string, unknown>, key: string): void {
  * @throws TypeError naming the malformed field.
  */
 export function createUserRecord(init: EmulatorUserInit): UserRecord {
-  if (typeof init !== 'object' || init === null) throw new TypeError('a user must be an object with an "id"');
+  if (typeof init !== 'object' || init === null) throw argumentError('a user must be an object with an "id"');
   const raw = init as unknown as Record<string, unknown>;
   if (!isUserId(raw.id)) {
-    throw new TypeError('user "id" must be a decimal string of a positive 64-bit integer, e.g. "4120937465"');
+    throw argumentError('user "id" must be a decimal string of a positive 64-bit integer, e.g. "4120937465"');
   }
   optionalString(raw, 'nickname');
   optionalString(raw, 'email', /^[^\s@]+@[^\s@]+$/, 'an e-mail address');
@@ -116,16 +115,16 @@ export function createUserRecord(init: EmulatorUserInit): UserRecord {
   optionalBoolean(raw, 'emailValid');
   optionalBoolean(raw, 'emailVerified');
   if (raw.birthdayType !== undefined && raw.birthdayType !== 'SOLAR' && raw.birthdayType !== 'LUNAR') {
-    throw new TypeError('user "birthdayType" must be "SOLAR" or "LUNAR"');
+    throw argumentError('user "birthdayType" must be "SOLAR" or "LUNAR"');
   }
   if (raw.gender !== undefined && raw.gender !== 'female' && raw.gender !== 'male') {
-    throw new TypeError('user "gender" must be "female" or "male"');
+    throw argumentError('user "gender" must be "female" or "male"');
   }
   if (
     init.grantableScopes !== undefined &&
     (!Array.isArray(init.grantableScopes) || !init.grantableScopes.every((item) => typeof item === 'string'))
   ) {
-    throw new TypeError('user "grantableScopes" must be an array of consent item ids');
+    throw argumentError('user "grantableScopes" must be an array of consent item ids');
   }
   if (
     init.properties !== undefined &&
@@ -134,7 +133,7 @@ export function createUserRecord(init: EmulatorUserInit): UserRecord {
       Array.isArray(init.properties) ||
       !Object.values(init.properties).every((value) => typeof value === 'string'))
   ) {
-    throw new TypeError('user "properties" must be an object of strings');
+    throw argumentError('user "properties" must be an object of strings');
   }
   const record: UserRecord = {
     id: init.id,
@@ -143,6 +142,7 @@ export function createUserRecord(init: EmulatorUserInit): UserRecord {
     emailValid: init.email === undefined ? undefined : (init.emailValid ?? true),
     emailVerified: init.email === undefined ? undefined : (init.emailVerified ?? true),
     agreedScopes: [],
+    agreedServiceTerms: [],
     linked: false,
   };
   for (const key of [

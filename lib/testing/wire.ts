@@ -3,6 +3,14 @@
  * form/query parsing, cookies and redirect URLs. No `req`/`res` here.
  */
 
+/**
+ * A misuse of the emulator's API (a bad option, user or fault): a `TypeError` with Node's
+ * `ERR_INVALID_ARG_VALUE` code, like the library's configuration errors.
+ */
+export function argumentError(message: string): TypeError & { code: 'ERR_INVALID_ARG_VALUE' } {
+  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_VALUE' as const });
+}
+
 /** Parsed query string or form body; repeated keys become arrays. */
 export type ParamMap = Record<string, string | string[]>;
 
@@ -35,7 +43,7 @@ export class RawJsonInteger {
   readonly digits: string;
 
   constructor(digits: string) {
-    if (!/^-?\d{1,20}$/.test(digits)) throw new TypeError('RawJsonInteger expects decimal digits');
+    if (!/^-?\d{1,20}$/.test(digits)) throw argumentError('RawJsonInteger expects decimal digits');
     this.digits = digits;
   }
 }

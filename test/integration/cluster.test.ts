@@ -237,7 +237,6 @@ describe('the example app with sessions and tokens on the Cluster', () => {
       KAKAO_AUTH_ORIGIN: emulator.authOrigin,
       KAKAO_API_ORIGIN: emulator.apiOrigin,
       KAKAO_CALLBACK_URL: `${url}/auth/kakao/callback`,
-      LOGIN_RATE_LIMIT_PER_MINUTE: '0',
     });
     const { app } = createApp({
       config,

@@ -196,13 +196,15 @@ describe('authorize request validation', () => {
     }
   });
 
-  test('an unconfigured scope id redirects with invalid_scope; comma and space separators both work', async () => {
+  test('a scope id the console does not have stops on a KOE205 error page, never a redirect; both separators work', async () => {
     const emulator = await start({ consentItems: ['profile_nickname', 'profile_image'] });
-    const redirect = locationOf(
-      await get(authorizeUrl(emulator, { scope: 'profile_nickname,openid', state: 'x' })),
-    );
-    expect(redirect.searchParams.get('error')).toBe('invalid_scope');
-    expect(redirect.searchParams.get('error_description')).toBe('Invalid scope: openid');
+    const response = await get(authorizeUrl(emulator, { scope: 'profile_nickname,gender', state: 'x' }));
+    expect(response.status).toBe(400);
+    expect(response.headers.get('location')).toBeNull();
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await response.text();
+    expect(html).toContain('KOE205');
+    expect(html).toContain('Invalid scope: gender');
     expect((await get(authorizeUrl(emulator, { scope: 'profile_nickname profile_image' }))).status).toBe(200);
     expect((await get(authorizeUrl(emulator, { scope: 'profile_nickname,profile_image' }))).status).toBe(200);
   });
@@ -1030,7 +1032,10 @@ describe('control API and robustness', () => {
     const control = (path: string, body?: unknown, method = 'POST') =>
       fetch(`${emulator.url}/_emulator/${path}`, {
         method,
-        headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+        headers: {
+          'X-Emulator-Token': emulator.controlToken,
+          ...(method === 'POST' && { 'Content-Type': 'application/json' }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     expect(await (await control('health', undefined, 'GET')).json()).toEqual({ ok: true });
@@ -1084,15 +1089,16 @@ describe('control API and robustness', () => {
       `${emulator.authOrigin}/oauth/authorize?client_id=%E0%A4%A&redirect_uri=%%%&scope=${'x,'.repeat(1000)}`,
     );
     expect(odd.status).toBe(400);
+    const token = { 'X-Emulator-Token': emulator.controlToken };
     const badJson = await fetch(`${emulator.url}/_emulator/users`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', ...token },
       body: '{"id":',
     });
     expect(badJson.status).toBe(400);
     const badKeys = await kapi(emulator, '/v2/user/me?property_keys=[1', `KakaoAK ${emulator.adminKey}`);
     expect(badKeys.status).toBe(400);
-    expect((await fetch(`${emulator.url}/_emulator/health`)).status).toBe(200);
+    expect((await fetch(`${emulator.url}/_emulator/health`, { headers: token })).status).toBe(200);
   });
 
   test('invalid options are refused with a message that names the fix', async () => {

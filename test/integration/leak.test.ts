@@ -153,7 +153,6 @@ function appEnv(emulator: Driver, extra: Record<string, string> = {}): Record<st
     KAKAO_CLIENT_ID: emulator.clientID,
     KAKAO_AUTH_ORIGIN: emulator.url,
     KAKAO_API_ORIGIN: emulator.url,
-    LOGIN_RATE_LIMIT_PER_MINUTE: '0',
     ...extra,
   };
 }

@@ -3,6 +3,8 @@ import { login, startHarness, type Harness } from '../helpers/harness';
 
 const MINJI = '4120937465';
 const OIDC_ENV = { KAKAO_OIDC: 'true' };
+/** OpenID Connect on "in the console": without it Kakao (and the emulator) refuses scope=openid (KOE205). */
+const OIDC_EMULATOR = { oidc: true };
 
 /**
  * The app's clock (the ID-token verifier and its JWKS cache use it). Tests move it forward together with
@@ -26,7 +28,7 @@ function failureReasons(h: Harness): string[] {
 describe('OpenID Connect login through the example app (KAKAO_OIDC=true)', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ env: OIDC_ENV });
+    h = await startHarness({ env: OIDC_ENV, emulator: OIDC_EMULATOR });
   });
   afterAll(async () => {
     await h.close();
@@ -112,22 +114,25 @@ describe('OpenID Connect login through the example app (KAKAO_OIDC=true)', () =>
   });
 
   test('the control API sets and clears the ID-token fault', async () => {
+    const token = { 'x-emulator-token': h.emulator.controlToken };
     const set = await fetch(`${h.emulator.url}/_emulator/id-token-fault`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...token },
       body: JSON.stringify({ kind: 'wrong_iss' }),
     });
     expect(set.status).toBe(204);
     expect((await login(h, h.agent())).headers.location).toBe('/?login_error=id_token_invalid');
     const bad = await fetch(`${h.emulator.url}/_emulator/id-token-fault`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...token },
       body: JSON.stringify({ kind: 'nonsense' }),
     });
     expect(bad.status).toBe(400);
-    expect((await fetch(`${h.emulator.url}/_emulator/id-token-fault`, { method: 'DELETE' })).status).toBe(
-      204,
-    );
+    const cleared = await fetch(`${h.emulator.url}/_emulator/id-token-fault`, {
+      method: 'DELETE',
+      headers: token,
+    });
+    expect(cleared.status).toBe(204);
     expect((await login(h, h.agent())).headers.location).toBe('/');
   });
 });
@@ -136,7 +141,7 @@ describe('JWKS fetching and key rotation (KAKAO_OIDC=true)', () => {
   let h: Harness;
   const clock = movableClock();
   beforeAll(async () => {
-    h = await startHarness({ env: OIDC_ENV, overrides: { now: clock.now } });
+    h = await startHarness({ env: OIDC_ENV, emulator: OIDC_EMULATOR, overrides: { now: clock.now } });
   });
   afterAll(async () => {
     await h.close();
@@ -182,7 +187,7 @@ describe('JWKS fetching and key rotation (KAKAO_OIDC=true)', () => {
     expect((await login(h, h.agent())).headers.location).toBe('/');
     const rotated = await fetch(`${h.emulator.url}/_emulator/rotate-signing-key`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-emulator-token': h.emulator.controlToken },
       body: JSON.stringify({ keepOld: true }),
     });
     expect(rotated.status).toBe(204);
@@ -199,7 +204,7 @@ describe('JWKS fetching and key rotation (KAKAO_OIDC=true)', () => {
 describe('an unreachable JWKS (KAKAO_OIDC=true)', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ env: OIDC_ENV });
+    h = await startHarness({ env: OIDC_ENV, emulator: OIDC_EMULATOR });
   });
   afterAll(async () => {
     await h.close();

@@ -81,6 +81,28 @@ describe.each([
     expect(response).toMatchObject({ status: 400, body: undefined });
   });
 
+  test('reads other JSON media types only when asked to, and says so in Accept', async () => {
+    let accept: string | undefined;
+    const answer = (req: IncomingMessage) => {
+      accept = req.headers.accept;
+      return { status: 200, type: 'application/jwk-set+json; charset=utf-8', body: '{"keys":[]}' };
+    };
+    const plain = await withServer(answer, (origin) =>
+      requestJson('jwks', `${origin}/jwks`, { method: 'GET' }, options),
+    );
+    expect(plain.body).toBeUndefined();
+    const jwks = await withServer(answer, (origin) =>
+      requestJson(
+        'jwks',
+        `${origin}/jwks`,
+        { method: 'GET', jsonMediaTypes: ['application/json', 'application/jwk-set+json'] },
+        options,
+      ),
+    );
+    expect(jwks.body).toEqual({ keys: [] });
+    expect(accept).toBe('application/json, application/jwk-set+json');
+  });
+
   test('keeps request data out of a failure raised before anything is sent', async () => {
     const error = await requestJson(
       'test',

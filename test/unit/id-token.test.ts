@@ -370,6 +370,27 @@ describe('R22 key selection and the JWKS cache (rp-id_token-kid-absent-*, rp-key
     expect(await reason(v.verify(token({}, k1), expected))).toBe('kid');
   });
 
+  test('a key rotated right after a scheduled fetch is fetched at once, and the cooldown still bounds a flood', async () => {
+    const v = verifier();
+    expect(await reason(v.verify(token({}, k1), expected))).toBe('accepted');
+    // The cached set expires: the next login triggers a scheduled fetch, which still sees only k1.
+    clock += 600_000;
+    expect(await reason(v.verify(token({}, k1), expected))).toBe('accepted');
+    expect(jwksServer.requests).toBe(2);
+    // Kakao rotates abruptly one second later.
+    jwksServer.serve([k2.jwk]);
+    clock += 1_000;
+    expect(await reason(v.verify(token({}, k2), expected))).toBe('accepted');
+    expect(jwksServer.requests).toBe(3);
+    // That refetch was caused by an unknown kid: for 30 s random kids cause no fetch at all.
+    const randomKid = (): string => token({}, { ...rogue, kid: `r-${Math.random()}` });
+    for (let i = 0; i < 20; i++) expect(await reason(v.verify(randomKid(), expected))).toBe('kid');
+    expect(jwksServer.requests).toBe(3);
+    clock += 30_000;
+    expect(await reason(v.verify(randomKid(), expected))).toBe('kid');
+    expect(jwksServer.requests).toBe(4);
+  });
+
   test('concurrent tokens signed by a newly rotated key all wait for the same single refetch', async () => {
     const v = verifier();
     await v.verify(token({}, k1), expected);

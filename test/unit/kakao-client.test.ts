@@ -3,7 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 
 import { KakaoApiError, KakaoResponseError, KakaoTokenError } from '../../lib/errors';
-import { isInvalidGrant, isTimeout, KakaoClient, type KakaoClientOptions } from '../../lib/kakao-client';
+import {
+  apiErrorConfigurationHint,
+  isInvalidGrant,
+  isTimeout,
+  KakaoClient,
+  tokenErrorConfigurationHint,
+  type KakaoClientOptions,
+} from '../../lib/kakao-client';
 
 interface Recorded {
   method: string;
@@ -344,6 +351,24 @@ describe('KakaoClient token endpoint', () => {
     expect(tokens.refresh_token_expires_in).toBeUndefined();
   });
 
+  test('accepts a token response without expires_in: the lifetime is unknown (undefined), not invented', async () => {
+    const { expires_in: _dropped, ...body } = TOKEN_BODY;
+    const server = await fakeKakao((_req, res) => json(res, 200, body));
+    const tokens = await exchange(client(server.origin));
+
+    expect(tokens.access_token).toBe(ACCESS_TOKEN);
+    expect('expires_in' in tokens).toBe(false);
+    expect(tokens.expires_in).toBeUndefined();
+  });
+
+  test.each([[0], [-1], ['21599'], [null]])(
+    'still rejects an expires_in of %j as bad_shape',
+    async (value) => {
+      const server = await fakeKakao((_req, res) => json(res, 200, { ...TOKEN_BODY, expires_in: value }));
+      await expect(exchange(client(server.origin))).rejects.toMatchObject({ reason: 'bad_shape' });
+    },
+  );
+
   test('does not follow a 307 from the token endpoint, and the redirect target receives nothing', async () => {
     const elsewhere = await fakeKakao((_req, res) => json(res, 200, TOKEN_BODY));
     const server = await fakeKakao((_req, res) => {
@@ -534,10 +559,23 @@ describe('KakaoClient user API', () => {
     expectNoCredentialsInUrls(server);
   });
 
-  test('sends no query at all without options', async () => {
+  test("asks for https image URLs (secure_resource=true) by default, as Kakao's SDKs do", async () => {
     const server = await fakeKakao((_req, res) => json(res, 200, { id: 1 }));
     await client(server.origin).getUser(ACCESS_TOKEN);
-    expect(server.requests[0]!.url).toBe('/v2/user/me');
+    expect(server.requests[0]!.url).toBe('/v2/user/me?secure_resource=true');
+  });
+
+  test('sends no query at all when secureResource is turned off, and false only when a call asks', async () => {
+    const server = await fakeKakao((_req, res) => json(res, 200, { id: 1 }));
+    const insecure = client(server.origin, { secureResource: false });
+    await insecure.getUser(ACCESS_TOKEN);
+    await insecure.getUser(ACCESS_TOKEN, { secureResource: true });
+    await client(server.origin).getUser(ACCESS_TOKEN, { secureResource: false });
+    expect(server.requests.map((r) => r.url)).toEqual([
+      '/v2/user/me',
+      '/v2/user/me?secure_resource=true',
+      '/v2/user/me?secure_resource=false',
+    ]);
   });
 
   test('keeps a 19-digit user id exact, as a string', async () => {
@@ -776,4 +814,72 @@ describe('KakaoClient constructor', () => {
       expect(error.message).not.toContain(SECRET);
     },
   );
+});
+
+describe('configuration errors', () => {
+  test.each([
+    ['KOE303', 400, 'invalid_grant', /redirect_uri differs/],
+    ['KOE009', 400, 'misconfigured', /\[Platform\] > Web/],
+    ['KOE101', 401, 'invalid_client', /REST API key/],
+    ['KOE010', 401, 'invalid_client', /clientSecret/],
+  ])(
+    '%s at the token endpoint has a fix text that quotes nothing from the request',
+    async (koe, status, error, fix) => {
+      const server = await fakeKakao((_req, res) =>
+        json(res, status, { error, error_description: `bad request for code=${CODE}`, error_code: koe }),
+      );
+      const failed = await failure(exchange(client(server.origin, { clientSecret: SECRET })));
+
+      expect(failed).toBeInstanceOf(KakaoTokenError);
+      const hint = tokenErrorConfigurationHint(failed);
+      expect(hint).toMatch(fix);
+      expect(hint).toContain(koe);
+      for (const secret of [CODE, SECRET, VERIFIER, 'rest-api-key']) expect(hint).not.toContain(secret);
+    },
+  );
+
+  test.each([['KOE320'], ['KOE322'], ['KOE237'], [undefined]])(
+    'a user-side token error (%s) has no configuration hint',
+    async (koe) => {
+      const server = await fakeKakao((_req, res) =>
+        json(res, 400, { error: 'invalid_grant', error_description: 'x', error_code: koe }),
+      );
+      expect(tokenErrorConfigurationHint(await failure(exchange(client(server.origin))))).toBeUndefined();
+    },
+  );
+
+  test('only Kakao token errors have a hint', () => {
+    expect(tokenErrorConfigurationHint(new Error('KOE101'))).toBeUndefined();
+    expect(tokenErrorConfigurationHint({ code: 'ERR_KAKAO_TOKEN', errorCode: 'KOE101' })).toBeUndefined();
+    expect(apiErrorConfigurationHint(new KakaoApiError({ status: 401, apiCode: -401 }))).toBeUndefined();
+  });
+
+  test.each([
+    [-903, 400, /not registered/],
+    [-13, 403, /not list/],
+    [-3, 403, /not\s+enabled/],
+  ])('kapi %d is known as a configuration error', async (code, status, fix) => {
+    const server = await fakeKakao((_req, res) => json(res, status, { msg: 'refused', code }));
+    const failed = await failure(client(server.origin).getUser(ACCESS_TOKEN));
+    expect(failed).toMatchObject({ apiCode: code, status });
+    expect(apiErrorConfigurationHint(failed)).toMatch(fix);
+  });
+
+  test("a kapi error keeps Kakao's reason and allowed_scopes, and drops a reason that is not a plain word", async () => {
+    const server = await fakeKakao((req, res) =>
+      json(res, 403, {
+        msg: 'insufficient scopes.',
+        code: -402,
+        reason: req.url!.includes('bad') ? `token ${ACCESS_TOKEN} <b>` : 'consent.required',
+        required_scopes: ['account_email'],
+        allowed_scopes: ['profile_nickname', 'bad scope!'],
+      }),
+    );
+    const kakao = client(server.origin);
+    const failed = (await failure(kakao.getUser(ACCESS_TOKEN))) as KakaoApiError;
+    expect(failed).toMatchObject({ reason: 'consent.required', allowedScopes: ['profile_nickname'] });
+    const bad = (await failure(kakao.getUser(ACCESS_TOKEN, { propertyKeys: ['bad'] }))) as KakaoApiError;
+    expect(bad.reason).toBeUndefined();
+    expect(inspect(bad)).not.toContain(ACCESS_TOKEN);
+  });
 });

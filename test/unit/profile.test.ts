@@ -172,11 +172,11 @@ describe('parseProfile', () => {
   });
 
   describe('id', () => {
-    it('accepts a decimal string and returns it in canonical form', () => {
+    it('accepts a Kakao id as a decimal string or a safe integer, exactly as given', () => {
       expect(parseProfile({ id: '1376016924429759228' }).id).toBe('1376016924429759228');
-      expect(parseProfile({ id: '0042' }).id).toBe('42');
-      expect(parseProfile({ id: 0 }).id).toBe('0');
-      expect(parseProfile({ id: '1'.repeat(20) }).id).toBe('1'.repeat(20));
+      expect(parseProfile({ id: '9223372036854775807' }).id).toBe('9223372036854775807');
+      expect(parseProfile({ id: 1 }).id).toBe('1');
+      expect(parseProfile({ id: 4120937465 }).id).toBe('4120937465');
     });
 
     it.each<[string, unknown]>([
@@ -191,7 +191,11 @@ describe('parseProfile', () => {
       ['an id with a letter', { id: '12a' }],
       ['an empty id', { id: '' }],
       ['a signed string id', { id: '-1' }],
-      ['an id of 21 digits', { id: '1'.repeat(21) }],
+      ['an id of 20 digits', { id: '1'.repeat(20) }],
+      ['an id beyond a signed 64-bit long', { id: '9223372036854775808' }],
+      ['an id with a leading zero (one user must not have two ids)', { id: '0042' }],
+      ['the id 0', { id: 0 }],
+      ['the id "0"', { id: '0' }],
       ['an id with whitespace', { id: ' 12' }],
       ['an unsafe integer id', { id: 2 ** 53 }],
       ['a NaN id', { id: Number.NaN }],
