@@ -6,7 +6,7 @@ import { configError, parsePrompt, parseScopes, parseTags } from './config';
 import { diagnoseLoginStart, diagnoseSessionLoss } from './diagnostics';
 import { IdTokenError, KakaoTokenError, TokenKeyUnknownError, TokenStoreError, isKakaoError } from './errors';
 import type { IdTokenClaims } from './id-token';
-import type { KakaoClient } from './kakao-client';
+import { tokenErrorConfigurationHint, type KakaoClient } from './kakao-client';
 import type { KakaoTokenResponse } from './kakao-types';
 import {
   LOGIN_FAILURE_MESSAGES,
@@ -388,8 +388,12 @@ export class KakaoStrategy extends passport.Strategy {
     try {
       tokens = await this.client.exchangeCode({ code, redirectUri: o.callbackURL, codeVerifier: tx.verifier });
     } catch (err) {
-      if (err instanceof KakaoTokenError && isConfigurationError(err)) {
-        o.logger({ level: 'error', event: 'login_failed', reason: err.errorCode ?? err.error, hint: configurationHint(err), ip: req.ip });
+      // A refused client, secret or redirect URI is the app's configuration, not the user's doing:
+      // the operator gets the fix in the log, the user a distinct failure.
+      const hint = tokenErrorConfigurationHint(err);
+      if (hint !== undefined || (err instanceof KakaoTokenError && err.error === 'invalid_client')) {
+        const reason = err instanceof KakaoTokenError ? (err.errorCode ?? err.error) : 'invalid_client';
+        o.logger({ level: 'error', event: 'login_failed', reason, ...(hint !== undefined && { hint }), ip: req.ip });
         this.fail({ code: 'misconfigured', message: LOGIN_FAILURE_MESSAGES.misconfigured }, 401);
         return;
       }
@@ -475,21 +479,6 @@ function isNavigation(req: Request): boolean {
   if (mode !== undefined && mode !== 'navigate') return false;
   if (dest !== undefined && !NAVIGATION_DESTINATIONS.has(String(dest))) return false;
   return true;
-}
-
-const CONFIGURATION_HINTS: Readonly<Record<string, string>> = Object.freeze({
-  KOE303: 'The redirect URI sent to the token endpoint differs from the one used at authorize: check that "callbackURL" is exactly the Redirect URI registered in the Kakao console.',
-  KOE009: 'The app platform does not match (Kakao console → App → Platform → Web: register the site domain of "callbackURL").',
-  KOE101: 'Kakao does not know this client id: "clientID" must be the app\'s REST API key.',
-  KOE010: 'The client secret is wrong or missing: set "clientSecret" to the secret of this REST API key, or turn the client secret OFF in the console (Security → Client secret).',
-});
-
-function isConfigurationError(err: KakaoTokenError): boolean {
-  return (err.errorCode !== undefined && err.errorCode in CONFIGURATION_HINTS) || err.error === 'invalid_client';
-}
-
-function configurationHint(err: KakaoTokenError): string {
-  return CONFIGURATION_HINTS[err.errorCode ?? ''] ?? CONFIGURATION_HINTS.KOE010!;
 }
 
 function checkVerify(verify: unknown, withRequest: boolean): void {

@@ -321,6 +321,20 @@ describe('bad callbacks end before any call to the token endpoint', () => {
     expect(h.emulator.count('token')).toBe(0);
   });
 
+  test('a client secret Kakao refuses (KOE010) is a configuration error: misconfigured, and the fix in the log', async () => {
+    const h2 = await startHarness({ emulator: { clientSecret: 'the-console-secret' }, env: { KAKAO_CLIENT_SECRET: '' } });
+    try {
+      const res = await login(h2, h2.agent());
+      expect(res.status).toBe(302);
+      expect(res.headers.location).toBe('/?login_error=misconfigured');
+      const event = h2.events.find((e) => e.event === 'login_failed' && e.level === 'error');
+      expect(event).toMatchObject({ reason: 'KOE010' });
+      expect(event!.hint).toMatch(/clientSecret|client secret/i);
+    } finally {
+      await h2.close();
+    }
+  });
+
   test('a code Kakao already used (KOE320) fails as code_rejected with no session', async () => {
     const agent = h.agent();
     const start1 = await agent.get('/auth/kakao').redirects(0);

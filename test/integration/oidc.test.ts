@@ -53,17 +53,31 @@ describe('OpenID Connect login through the example app (KAKAO_OIDC=true)', () =>
     expect(failureReasons(h)).toEqual([]);
   });
 
-  test('the authorize URL asks for openid and carries a fresh nonce of at least 128 bits each time', async () => {
+  test('the authorize URL sends no scope (OIDC is on in the console) and a fresh nonce of at least 128 bits each time', async () => {
     const nonces = new Set<string>();
     for (let i = 0; i < 20; i++) {
       const start = await h.agent().get('/auth/kakao').redirects(0);
       const url = new URL(start.headers.location!);
-      expect(url.searchParams.get('scope')!.split(',')).toContain('openid');
+      expect(url.searchParams.has('scope')).toBe(false);
       const nonce = url.searchParams.get('nonce');
       expect(nonce).toMatch(/^[A-Za-z0-9_-]{22,}$/);
       nonces.add(nonce!);
     }
     expect(nonces.size).toBe(20);
+  });
+
+  test('a scope that is sent includes openid, and the login still gets its ID token', async () => {
+    const h2 = await startHarness({
+      env: { KAKAO_OIDC: 'true', KAKAO_SCOPES: 'profile_nickname' },
+      emulator: { oidc: true },
+    });
+    try {
+      const start = await h2.agent().get('/auth/kakao').redirects(0);
+      expect(new URL(start.headers.location!).searchParams.get('scope')).toBe('openid,profile_nickname');
+      expect((await login(h2, h2.agent())).headers.location).toBe('/');
+    } finally {
+      await h2.close();
+    }
   });
 
   test('the nonce sent to Kakao is the one the ID token carries back', async () => {

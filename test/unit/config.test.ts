@@ -73,7 +73,8 @@ describe('kakaoAuth configuration', () => {
 
   test('refuses strategy options next to a ready strategy', () => {
     const strategy = new KakaoStrategy(base, verify);
-    expect(() => kakaoAuth({ strategy, clientID: 'x' })).toThrow(
+    // The options type refuses this already; the check is for JavaScript callers.
+    expect(() => kakaoAuth({ strategy, clientID: 'x' } as never)).toThrow(
       /"clientID" cannot be combined with "strategy"/,
     );
   });
