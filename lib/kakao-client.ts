@@ -182,8 +182,8 @@ export class KakaoClient extends KakaoUserApis {
   /**
    * Gets a new access token (`grant_type=refresh_token`). Kakao returns a new refresh token only
    * when the old one has less than a month left; otherwise `refresh_token` is absent and the old one
-   * stays valid. Retried once, after a short random delay, when the connection failed before any
-   * response arrived.
+   * stays valid. Retried once, after a short random delay, only when the connection could not be
+   * made at all (refused, unresolvable host): a request that may have reached Kakao is never sent twice.
    *
    * @throws {KakaoTokenError} e.g. `invalid_grant` / KOE322 when the refresh token expired or was revoked
    *   (see {@link isInvalidGrant}).
@@ -201,13 +201,10 @@ export class KakaoClient extends KakaoUserApis {
     try {
       return await this.#token('token_refresh', form);
     } catch (error) {
-      if (!(
-        error instanceof KakaoResponseError &&
-        error.reason === 'network' &&
-        error.status === undefined
-      )) {
-        throw error;
-      }
+      // Retried only when the connection was never made: a request that may have reached Kakao is
+      // not sent twice, because Kakao may have rotated the refresh token already (the caller re-reads
+      // its store instead).
+      if (!neverSent(error)) throw error;
       await sleep(50 + Math.random() * 150);
       return this.#token('token_refresh', form);
     }
@@ -397,4 +394,13 @@ function timeout(name: string, value: unknown, fallback: number): number {
     throw configError(`${WHAT}: "${name}" must be at most ${MAX_TIMEOUT_MS} ms (got ${ms}).`);
   }
   return ms;
+}
+
+/** Failures to connect at all: the request certainly did not reach Kakao. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL']);
+
+function neverSent(error: unknown): boolean {
+  if (!(error instanceof KakaoResponseError) || error.reason !== 'network' || error.status !== undefined) return false;
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && NOT_SENT_CODES.has(code);
 }
