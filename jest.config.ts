@@ -13,6 +13,8 @@ const config: Config = {
     '^kakao-login-express$': '<rootDir>/lib/index.ts',
     '^kakao-login-express/testing$': '<rootDir>/lib/testing/index.ts',
   },
+  // Consumer apps are copied out and installed elsewhere; their package.json files are not modules here.
+  modulePathIgnorePatterns: ['<rootDir>/test/consumers/apps/'],
   testTimeout: 30_000,
 };
 
