@@ -11,6 +11,7 @@ const nodeGlobals = {
   setTimeout: 'readonly',
   clearTimeout: 'readonly',
   Buffer: 'readonly',
+  AbortSignal: 'readonly',
 };
 
 export default tseslint.config(

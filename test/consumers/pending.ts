@@ -15,7 +15,7 @@ export interface Pending {
   run?: { step: string; error: RegExp };
   /** scripts/check-deps.mjs is expected to report a problem matching this. */
   deps?: RegExp;
-  /** The README/TSDoc sample checker is expected to fail with output matching this. */
+  /** The sample checker is expected to report failures, each at a place matching this. */
   samples?: RegExp;
 }
 
@@ -29,6 +29,12 @@ const TYPES_CONSUMER: Pending = {
 };
 
 export const PENDING: Record<string, Pending> = {
+  samples: {
+    reason:
+      'the README is being rewritten (Passport-only sample without app/serializeUser, Cluster sample declaring redis twice, ' +
+      'emulator sample without imports) and TSDoc examples assume variables they do not declare',
+    samples: /^(README\.md|lib\/)/,
+  },
   'types-express4': TYPES_CONSUMER,
   'types-express5': TYPES_CONSUMER,
   'b-express5-esm-noderedis': {
