@@ -13,6 +13,9 @@ const config: Config = {
     '^kakao-login-express$': '<rootDir>/lib/index.ts',
     '^kakao-login-express/testing$': '<rootDir>/lib/testing/index.ts',
   },
+  // Consumer apps and sample envs are copied out and installed elsewhere; their package.json files are
+  // not modules here.
+  modulePathIgnorePatterns: ['<rootDir>/test/consumers/apps/', '<rootDir>/test/samples/envs/'],
   testTimeout: 30_000,
 };
 
