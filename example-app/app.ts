@@ -186,7 +186,8 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
       .withAccessToken(req, (accessToken) => auth.strategy.client.getUser(accessToken))
       .then((me) => res.json(me))
       .catch((err: unknown) => {
-        if (isKakaoError(err, 'ERR_KAKAO_REAUTH_REQUIRED')) res.status(401).json({ error: 'reauth_required' });
+        if (isKakaoError(err, 'ERR_KAKAO_REAUTH_REQUIRED'))
+          res.status(401).json({ error: 'reauth_required' });
         else next(err);
       });
   });
@@ -225,9 +226,16 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
     const requestId = randomUUID();
     const status = clientErrorStatus(err) ?? 500;
     if (process.env.DEBUG_KLE) console.error(err);
-    logger({ level: status >= 500 ? 'error' : 'warn', event: 'request_failed', reason: String(status), ip: req.ip, requestId });
+    logger({
+      level: status >= 500 ? 'error' : 'warn',
+      event: 'request_failed',
+      reason: String(status),
+      ip: req.ip,
+      requestId,
+    });
     if (res.headersSent) return;
-    if (req.path.startsWith('/me') || req.path === '/healthz') res.status(status).json({ error: 'error', requestId });
+    if (req.path.startsWith('/me') || req.path === '/healthz')
+      res.status(status).json({ error: 'error', requestId });
     else res.status(status).type('html').send(errorPage(status, requestId));
   });
 

@@ -397,10 +397,18 @@ function timeout(name: string, value: unknown, fallback: number): number {
 }
 
 /** Failures to connect at all: the request certainly did not reach Kakao. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL']);
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'EADDRNOTAVAIL',
+]);
 
 function neverSent(error: unknown): boolean {
-  if (!(error instanceof KakaoResponseError) || error.reason !== 'network' || error.status !== undefined) return false;
+  if (!(error instanceof KakaoResponseError) || error.reason !== 'network' || error.status !== undefined)
+    return false;
   const code = (error.cause as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && NOT_SENT_CODES.has(code);
 }

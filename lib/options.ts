@@ -129,7 +129,14 @@ export const STRATEGY_OPTION_NAMES = [
   'passReqToCallback',
 ] as const;
 
-const CLIENT_OPTIONS = ['clientSecret', 'authOrigin', 'apiOrigin', 'timeoutMs', 'logoutTimeoutMs', 'fetch'] as const;
+const CLIENT_OPTIONS = [
+  'clientSecret',
+  'authOrigin',
+  'apiOrigin',
+  'timeoutMs',
+  'logoutTimeoutMs',
+  'fetch',
+] as const;
 
 /** The strategy's options after validation. */
 export interface ResolvedStrategyOptions {
@@ -184,7 +191,12 @@ export function resolveStrategyOptions(
     throw configError(`${WHAT}: options are required: new KakaoStrategy({ clientID, callbackURL }, verify).`);
   }
   checkOptionNames(WHAT, options, STRATEGY_OPTION_NAMES);
-  const clientID = requireString(WHAT, 'clientID', options.clientID, 'the REST API key from Kakao Developers');
+  const clientID = requireString(
+    WHAT,
+    'clientID',
+    options.clientID,
+    'the REST API key from Kakao Developers',
+  );
   const callbackURL = requireAbsoluteUrl(
     WHAT,
     'callbackURL',
@@ -205,24 +217,39 @@ export function resolveStrategyOptions(
     options.maxTransactions,
     DEFAULT_TRANSACTION_LIMITS.maxTransactions,
   );
-  if (maxTransactions > 10) throw configError(`${WHAT}: "maxTransactions" must be at most 10 (got ${maxTransactions}).`);
-  const ttlMs = requirePositiveInt(WHAT, 'transactionTtlMs', options.transactionTtlMs, DEFAULT_TRANSACTION_LIMITS.ttlMs);
+  if (maxTransactions > 10)
+    throw configError(`${WHAT}: "maxTransactions" must be at most 10 (got ${maxTransactions}).`);
+  const ttlMs = requirePositiveInt(
+    WHAT,
+    'transactionTtlMs',
+    options.transactionTtlMs,
+    DEFAULT_TRANSACTION_LIMITS.ttlMs,
+  );
   if (ttlMs > 600_000) {
     throw configError(`${WHAT}: "transactionTtlMs" must be at most 600000 (10 minutes; got ${ttlMs}).`);
   }
   const cookieName =
     options.transactionCookieName === undefined
       ? 'kakao_tx'
-      : requireString(WHAT, 'transactionCookieName', options.transactionCookieName, 'letters, digits, "_" or "-"');
+      : requireString(
+          WHAT,
+          'transactionCookieName',
+          options.transactionCookieName,
+          'letters, digits, "_" or "-"',
+        );
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(cookieName)) {
-    throw configError(`${WHAT}: "transactionCookieName" must be 1–32 letters, digits, "_" or "-" (got "${cookieName}").`);
+    throw configError(
+      `${WHAT}: "transactionCookieName" must be 1–32 letters, digits, "_" or "-" (got "${cookieName}").`,
+    );
   }
   const stateStore = options.stateStore;
   if (
     stateStore !== undefined &&
     (typeof stateStore !== 'object' || stateStore === null || typeof stateStore.add !== 'function')
   ) {
-    throw configError(`${WHAT}: "stateStore" must be a MarkerStore, such as new RedisTokenStore({ client }).markers.`);
+    throw configError(
+      `${WHAT}: "stateStore" must be a MarkerStore, such as new RedisTokenStore({ client }).markers.`,
+    );
   }
   const openid = options.openid ?? false;
   if (typeof openid !== 'boolean') throw configError(`${WHAT}: "openid" must be true or false.`);
@@ -247,7 +274,12 @@ export function resolveStrategyOptions(
     sessionCookieName:
       options.sessionCookieName === undefined
         ? 'connect.sid'
-        : requireString(WHAT, 'sessionCookieName', options.sessionCookieName, 'the express-session "name" option'),
+        : requireString(
+            WHAT,
+            'sessionCookieName',
+            options.sessionCookieName,
+            'the express-session "name" option',
+          ),
     reservedPrefixes: Object.freeze([...DEFAULT_RESERVED_PREFIXES, callback.pathname]),
     idTokens: openid ? resolveIdTokens(options, clientID, client, issuer) : rejectOidcOptions(options),
     issuer,
@@ -261,17 +293,21 @@ function resolveClient(options: KakaoStrategyOptionsBase, clientID: string): Kak
   if (options.client === undefined) {
     const clientOptions: KakaoClientOptions = { clientID };
     for (const name of CLIENT_OPTIONS) {
-      if (options[name] !== undefined) (clientOptions as unknown as Record<string, unknown>)[name] = options[name];
+      if (options[name] !== undefined)
+        (clientOptions as unknown as Record<string, unknown>)[name] = options[name];
     }
     return new KakaoClient(clientOptions);
   }
   if (!(options.client instanceof KakaoClient)) throw configError(`${WHAT}: "client" must be a KakaoClient.`);
   for (const name of CLIENT_OPTIONS) {
     if (options[name] !== undefined) {
-      throw configError(`${WHAT}: "${name}" cannot be combined with "client"; configure the KakaoClient instead.`);
+      throw configError(
+        `${WHAT}: "${name}" cannot be combined with "client"; configure the KakaoClient instead.`,
+      );
     }
   }
-  if (options.client.clientID !== clientID) throw configError(`${WHAT}: "client" was built for another clientID.`);
+  if (options.client.clientID !== clientID)
+    throw configError(`${WHAT}: "client" was built for another clientID.`);
   return options.client;
 }
 
@@ -284,9 +320,12 @@ function resolveTransactionSecret(value: unknown, managed: boolean): TokenCipher
     }
     return undefined;
   }
-  const secrets = typeof value === 'string' ? [value] : Array.isArray(value) ? (value as unknown[]) : undefined;
+  const secrets =
+    typeof value === 'string' ? [value] : Array.isArray(value) ? (value as unknown[]) : undefined;
   if (!secrets || !secrets.every((s): s is string => typeof s === 'string')) {
-    throw configError(`${WHAT}: "transactionSecret" must be a string or an array of strings (first seals, all open).`);
+    throw configError(
+      `${WHAT}: "transactionSecret" must be a string or an array of strings (first seals, all open).`,
+    );
   }
   return cipherFromSecrets(secrets, 'kakao-login-express login-transaction', `${WHAT}: "transactionSecret"`);
 }
@@ -317,7 +356,8 @@ function resolveIdTokens(
 
 function rejectOidcOptions(options: KakaoStrategyOptionsBase): undefined {
   for (const name of ['issuer', 'jwksUri', 'clockToleranceSec', 'idTokenMaxAgeSec'] as const) {
-    if (options[name] !== undefined) throw configError(`${WHAT}: "${name}" only applies with "openid: true".`);
+    if (options[name] !== undefined)
+      throw configError(`${WHAT}: "${name}" only applies with "openid: true".`);
   }
   return undefined;
 }

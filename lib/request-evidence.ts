@@ -26,7 +26,8 @@ export function loginEvidence(
 ): SessionLossEvidence & LoginStartEvidence {
   const cookieHeader = req.headers.cookie;
   const names = cookieHeader ? cookieHeader.split(';').map((c) => c.split('=', 1)[0]!.trim()) : [];
-  const trustFn = req.app?.get('trust proxy fn') as ((addr: string | undefined, i: number) => boolean) | undefined;
+  const trustFn = req.app?.get('trust proxy fn') as
+    ((addr: string | undefined, i: number) => boolean) | undefined;
   const forwarded = req.headers['x-forwarded-proto'];
   const protocol = req.protocol === 'https' ? 'https' : 'http';
   return {

@@ -163,7 +163,9 @@ export class KakaoStrategy extends passport.Strategy {
     super();
     const managed = (options as { [MANAGED]?: boolean } | undefined)?.[MANAGED] === true;
     const { [MANAGED]: _ignored, ...plain } = (options ?? {}) as typeof options & { [MANAGED]?: boolean };
-    this.o = resolveStrategyOptions(options === null || typeof options !== 'object' ? options : plain, { managed });
+    this.o = resolveStrategyOptions(options === null || typeof options !== 'object' ? options : plain, {
+      managed,
+    });
     checkVerify(verify, this.o.passReqToCallback);
     this.client = this.o.client;
     this.verify = verify;
@@ -212,7 +214,8 @@ export class KakaoStrategy extends passport.Strategy {
     }
     const stateStore = o.stateStore;
     this.runtime.support = {
-      transactionCipher: o.transactionCipher ?? createTokenCipher({ keys: generateKeyRing() }).derive('login-transaction'),
+      transactionCipher:
+        o.transactionCipher ?? createTokenCipher({ keys: generateKeyRing() }).derive('login-transaction'),
       stateStore: stateStore ?? new MemoryMarkers(o.now),
       ready: () => stateStore?.isReady?.() ?? true,
     };
@@ -241,7 +244,8 @@ export class KakaoStrategy extends passport.Strategy {
       if (options.serviceTerms !== undefined) {
         serviceTerms = parseTags('passport.authenticate', 'serviceTerms', options.serviceTerms);
       }
-      if (options.loginHint !== undefined) loginHint = parseLoginHint('passport.authenticate', options.loginHint);
+      if (options.loginHint !== undefined)
+        loginHint = parseLoginHint('passport.authenticate', options.loginHint);
     } catch (err) {
       this.error(err);
       return;
@@ -249,7 +253,10 @@ export class KakaoStrategy extends passport.Strategy {
     this.warnOnce(req);
     const startPath = (req.originalUrl ?? req.url).split('?')[0] ?? '/';
     const tx = createTransaction({
-      returnTo: sanitizeReturnTo(options.returnTo ?? '/', { origin: o.appOrigin, reservedPrefixes: o.reservedPrefixes }),
+      returnTo: sanitizeReturnTo(options.returnTo ?? '/', {
+        origin: o.appOrigin,
+        reservedPrefixes: o.reservedPrefixes,
+      }),
       withNonce: o.idTokens !== undefined,
       now: o.now(),
       cookiePath: transactionCookiePath(o.cookies, startPath, o.callbackPath),
@@ -278,7 +285,13 @@ export class KakaoStrategy extends passport.Strategy {
   }
 
   /** Drops the oldest pending logins of this browser beyond the count and size bounds. */
-  private evictPending(req: Request, res: Response, support: ManagedStrategySupport, bytes: number, path: string): void {
+  private evictPending(
+    req: Request,
+    res: Response,
+    support: ManagedStrategySupport,
+    bytes: number,
+    path: string,
+  ): void {
     const existing = readTransactionCookies(req, this.o.cookies).map(({ name, value }) => {
       try {
         const tx = openTransaction(support.transactionCipher, name, value);
@@ -360,7 +373,13 @@ export class KakaoStrategy extends passport.Strategy {
         return undefined;
       }
       const diagnosis = diagnoseSessionLoss(loginEvidence(req, o.callbackURL, o.cookies));
-      o.logger({ level: 'warn', event: 'login_session_lost', reason: diagnosis.cause, hint: diagnosis.hint, ip: req.ip });
+      o.logger({
+        level: 'warn',
+        event: 'login_session_lost',
+        reason: diagnosis.cause,
+        hint: diagnosis.hint,
+        ip: req.ip,
+      });
       this.reject(req, 'session_missing', 401);
       return undefined;
     }
@@ -386,14 +405,24 @@ export class KakaoStrategy extends passport.Strategy {
     const o = this.o;
     let tokens: KakaoTokenResponse;
     try {
-      tokens = await this.client.exchangeCode({ code, redirectUri: o.callbackURL, codeVerifier: tx.verifier });
+      tokens = await this.client.exchangeCode({
+        code,
+        redirectUri: o.callbackURL,
+        codeVerifier: tx.verifier,
+      });
     } catch (err) {
       // A refused client, secret or redirect URI is the app's configuration, not the user's doing:
       // the operator gets the fix in the log, the user a distinct failure.
       const hint = tokenErrorConfigurationHint(err);
       if (hint !== undefined || (err instanceof KakaoTokenError && err.error === 'invalid_client')) {
         const reason = err instanceof KakaoTokenError ? (err.errorCode ?? err.error) : 'invalid_client';
-        o.logger({ level: 'error', event: 'login_failed', reason, ...(hint !== undefined && { hint }), ip: req.ip });
+        o.logger({
+          level: 'error',
+          event: 'login_failed',
+          reason,
+          ...(hint !== undefined && { hint }),
+          ip: req.ip,
+        });
         this.fail({ code: 'misconfigured', message: LOGIN_FAILURE_MESSAGES.misconfigured }, 401);
         return;
       }
@@ -410,7 +439,10 @@ export class KakaoStrategy extends passport.Strategy {
     if (o.idTokens) {
       try {
         if (tokens.id_token === undefined) throw new IdTokenError('missing');
-        claims = await o.idTokens.verify(tokens.id_token, { nonce: tx.nonce, accessToken: tokens.access_token });
+        claims = await o.idTokens.verify(tokens.id_token, {
+          nonce: tx.nonce,
+          accessToken: tokens.access_token,
+        });
       } catch (err) {
         if (err instanceof IdTokenError) {
           this.reject(req, 'id_token_invalid', 401, `id_token_${err.reason}`);
@@ -423,7 +455,10 @@ export class KakaoStrategy extends passport.Strategy {
     }
     let profile: KakaoProfile;
     try {
-      const me = await this.client.getUser(tokens.access_token, o.propertyKeys ? { propertyKeys: [...o.propertyKeys] } : undefined);
+      const me = await this.client.getUser(
+        tokens.access_token,
+        o.propertyKeys ? { propertyKeys: [...o.propertyKeys] } : undefined,
+      );
       profile = parseProfile(me);
     } catch (err) {
       this.logError(req, 'user_me', err);
@@ -441,7 +476,12 @@ export class KakaoStrategy extends passport.Strategy {
     this.runVerify(req, tokens, profile, tx);
   }
 
-  private runVerify(req: Request, tokens: KakaoTokenResponse, profile: KakaoProfile, tx: LoginTransaction): void {
+  private runVerify(
+    req: Request,
+    tokens: KakaoTokenResponse,
+    profile: KakaoProfile,
+    tx: LoginTransaction,
+  ): void {
     const o = this.o;
     const tokenSet: KakaoTokenSet = Object.freeze({ ...tokens });
     const done: KakaoVerifyCallback = (err, user, info) => {
@@ -449,13 +489,23 @@ export class KakaoStrategy extends passport.Strategy {
       else if (!user) this.reject(req, 'user_rejected', 403);
       else {
         o.logger({ level: 'info', event: 'login_succeeded', userId: profile.id, ip: req.ip });
-        this.success(user, Object.defineProperty({ ...info, returnTo: tx.returnTo }, LOGIN_TOKENS, { value: tokenSet }));
+        this.success(
+          user,
+          Object.defineProperty({ ...info, returnTo: tx.returnTo }, LOGIN_TOKENS, { value: tokenSet }),
+        );
       }
     };
     const refreshToken = tokens.refresh_token ?? '';
     try {
       if (o.passReqToCallback) {
-        (this.verify as KakaoVerifyFunctionWithRequest)(req, tokens.access_token, refreshToken, tokenSet, profile, done);
+        (this.verify as KakaoVerifyFunctionWithRequest)(
+          req,
+          tokens.access_token,
+          refreshToken,
+          tokenSet,
+          profile,
+          done,
+        );
       } else {
         (this.verify as KakaoVerifyFunction)(tokens.access_token, refreshToken, tokenSet, profile, done);
       }
@@ -486,7 +536,9 @@ function checkVerify(verify: unknown, withRequest: boolean): void {
     throw configError('KakaoStrategy: a verify callback is required: new KakaoStrategy(options, verify).');
   }
   if (verify.length === (withRequest ? 5 : 4)) {
-    const args = withRequest ? '(req, accessToken, refreshToken, profile, done)' : '(accessToken, refreshToken, profile, done)';
+    const args = withRequest
+      ? '(req, accessToken, refreshToken, profile, done)'
+      : '(accessToken, refreshToken, profile, done)';
     const ours = withRequest
       ? '(req, accessToken, refreshToken, tokens, profile, done)'
       : '(accessToken, refreshToken, tokens, profile, done)';
@@ -511,4 +563,3 @@ function withClaims(profile: KakaoProfile, claims: IdTokenClaims, issuer: string
     ...(image !== undefined && { image }),
   };
 }
-

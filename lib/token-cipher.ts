@@ -118,7 +118,9 @@ export function createTokenCipher(options: { keys: readonly TokenCipherKey[] }):
   }
   const checked = keys.map((entry: unknown, index) => checkKey(entry, index));
   checked.forEach(({ kid, key }, index) => {
-    const twin = checked.slice(0, index).find((other) => other.kid === kid || timingSafeEqual(other.key, key));
+    const twin = checked
+      .slice(0, index)
+      .find((other) => other.kid === kid || timingSafeEqual(other.key, key));
     if (twin?.kid === kid) {
       throw configError(
         `createTokenCipher: key id "${kid}" appears twice in the key ring; every kid must be unique.`,

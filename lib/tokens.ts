@@ -365,7 +365,11 @@ export class TokenVault {
     let record: TokenRecord;
     let stale: boolean;
     try {
-      const opened = this.#cipher.open(sealed, { purpose: PURPOSE, userId: key.userId, sessionId: key.sessionId });
+      const opened = this.#cipher.open(sealed, {
+        purpose: PURPOSE,
+        userId: key.userId,
+        sessionId: key.sessionId,
+      });
       record = parseRecord(opened.plaintext);
       stale = opened.stale;
     } catch (err) {

@@ -22,7 +22,11 @@ export interface RequestCookie {
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 
 /** The cookie settings for a callback URL; `name` is checked (letters, digits, `_`, `-`). */
-export function transactionCookieConfig(name: string, callbackURL: string, maxAgeMs: number): TransactionCookieConfig {
+export function transactionCookieConfig(
+  name: string,
+  callbackURL: string,
+  maxAgeMs: number,
+): TransactionCookieConfig {
   if (!NAME_PATTERN.test(name)) throw new TypeError('invalid transaction cookie name');
   const secure = new URL(callbackURL).protocol === 'https:';
   return { base: secure ? `__Host-${name}` : name, secure, maxAgeMs };
@@ -33,7 +37,11 @@ export function transactionCookieConfig(name: string, callbackURL: string, maxAg
  * longest common directory of the login start and the callback, e.g. `/auth/kakao` for
  * `/auth/kakao` and `/auth/kakao/callback`.
  */
-export function transactionCookiePath(config: TransactionCookieConfig, startPath: string, callbackPath: string): string {
+export function transactionCookiePath(
+  config: TransactionCookieConfig,
+  startPath: string,
+  callbackPath: string,
+): string {
   if (config.secure) return '/';
   const a = startPath.split('/');
   const b = callbackPath.split('/');
@@ -87,5 +95,11 @@ export function clearTransactionCookie(
   name: string,
   path: string,
 ): void {
-  res.cookie(name, '', { httpOnly: true, sameSite: 'lax', secure: config.secure, path, expires: new Date(0) });
+  res.cookie(name, '', {
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: config.secure,
+    path,
+    expires: new Date(0),
+  });
 }

@@ -75,7 +75,14 @@ export function createTransaction(init: {
 
 /** Seals a transaction into the value of its cookie; the AAD binds the purpose and the cookie name. */
 export function sealTransaction(cipher: TokenCipher, cookieName: string, tx: LoginTransaction): string {
-  const payload = { s: tx.state, v: tx.verifier, r: tx.returnTo, t: tx.createdAt, p: tx.cookiePath, n: tx.nonce };
+  const payload = {
+    s: tx.state,
+    v: tx.verifier,
+    r: tx.returnTo,
+    t: tx.createdAt,
+    p: tx.cookiePath,
+    n: tx.nonce,
+  };
   return cipher.seal(JSON.stringify(payload), { purpose: PURPOSE, name: cookieName });
 }
 
@@ -110,7 +117,14 @@ export function openTransaction(cipher: TokenCipher, cookieName: string, value: 
     // Sealed by us, so this is a bug or a key compromise, never user input: treat as tampering.
     throw new TokenDecryptionError();
   }
-  return { state: s, verifier: v, returnTo: r, createdAt: t, cookiePath: path, ...(n !== undefined && { nonce: n }) };
+  return {
+    state: s,
+    verifier: v,
+    returnTo: r,
+    createdAt: t,
+    cookiePath: path,
+    ...(n !== undefined && { nonce: n }),
+  };
 }
 
 /** Whether the transaction opened from a cookie belongs to the callback's `state` and is still live. */

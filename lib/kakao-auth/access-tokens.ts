@@ -60,7 +60,13 @@ export function accessTokens(ctx: {
       return await run(key);
     } catch (err) {
       if (err instanceof ReauthRequiredError) {
-        logger({ level: 'info', event: 'session_ended', reason: 'reauth_required', userId: key.userId, ip: req.ip });
+        logger({
+          level: 'info',
+          event: 'session_ended',
+          reason: 'reauth_required',
+          userId: key.userId,
+          ip: req.ip,
+        });
         req.user = undefined;
         await sessions.endThis(req, req.res).catch(() => undefined);
       }
@@ -69,7 +75,8 @@ export function accessTokens(ctx: {
   };
 
   const offlineKey = (userId: string): LoginKey => {
-    if (!ctx.offlineAccess) throw new ReauthRequiredError('Offline access is off (kakaoAuth({ offlineAccess: true }))');
+    if (!ctx.offlineAccess)
+      throw new ReauthRequiredError('Offline access is off (kakaoAuth({ offlineAccess: true }))');
     return { userId, sessionId: OFFLINE_SESSION_ID };
   };
 

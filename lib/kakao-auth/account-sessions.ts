@@ -7,7 +7,13 @@ import type { Request, Response } from 'express';
 import type { Store as SessionStore } from 'express-session';
 import { KakaoSessionError } from '../errors';
 import type { KakaoLogger } from '../logger';
-import { OFFLINE_SESSION_ID, markerNames, type LoginKey, type MarkerStore, type TokenStore } from '../stores/contracts';
+import {
+  OFFLINE_SESSION_ID,
+  markerNames,
+  type LoginKey,
+  type MarkerStore,
+  type TokenStore,
+} from '../stores/contracts';
 import type { TokenVault } from '../tokens';
 import { clearSessionCookie, destroySession, sessionUser } from './session-user';
 
@@ -45,7 +51,11 @@ export function accountSessions(ctx: {
       ),
     );
 
-  const endSessions = async (userId: string, logins: ReadonlyArray<{ sessionId: string; expiresAt: number }>, store: SessionStore | undefined) => {
+  const endSessions = async (
+    userId: string,
+    logins: ReadonlyArray<{ sessionId: string; expiresAt: number }>,
+    store: SessionStore | undefined,
+  ) => {
     const sessions = logins.filter((l) => l.sessionId !== OFFLINE_SESSION_ID);
     // Tombstones first: a request still holding one of these sessions must not write it back.
     await Promise.all(sessions.map((l) => tombstone({ userId, sessionId: l.sessionId }, l.expiresAt)));
@@ -79,12 +89,18 @@ export function accountSessions(ctx: {
       // Logins written between the listing and the deletion end too.
       const late = deleted.filter((d) => !logins.some((l) => l.sessionId === d.sessionId));
       if (late.length > 0) await endSessions(userId, late, store);
-      return new Set([...logins, ...deleted].map((l) => l.sessionId).filter((id) => id !== OFFLINE_SESSION_ID)).size;
+      return new Set(
+        [...logins, ...deleted].map((l) => l.sessionId).filter((id) => id !== OFFLINE_SESSION_ID),
+      ).size;
     },
 
     async endSessions(userId, sessionIds, store) {
       const endsAt = now() + ctx.maxSessionAgeMs;
-      await endSessions(userId, sessionIds.map((sessionId) => ({ sessionId, expiresAt: endsAt })), store);
+      await endSessions(
+        userId,
+        sessionIds.map((sessionId) => ({ sessionId, expiresAt: endsAt })),
+        store,
+      );
     },
   };
 }

@@ -49,7 +49,11 @@ const REDIS_MESSAGE =
 export function isStoreFailure(err: unknown): boolean {
   if (isKakaoError(err)) return err.code === 'ERR_KAKAO_SESSION' || err.code === 'ERR_KAKAO_TOKEN_STORE';
   if (!(err instanceof Error)) return false;
-  return REDIS_ERROR_NAMES.has(err.constructor?.name ?? err.name) || REDIS_ERROR_NAMES.has(err.name) || REDIS_MESSAGE.test(err.message);
+  return (
+    REDIS_ERROR_NAMES.has(err.constructor?.name ?? err.name) ||
+    REDIS_ERROR_NAMES.has(err.name) ||
+    REDIS_MESSAGE.test(err.message)
+  );
 }
 
 /**
@@ -59,7 +63,8 @@ export function isStoreFailure(err: unknown): boolean {
  */
 export function statusForError(err: unknown): number {
   if (isKakaoError(err)) {
-    if (err.code === 'ERR_KAKAO_RESPONSE') return (err as { reason?: unknown }).reason === 'timeout' ? 504 : 502;
+    if (err.code === 'ERR_KAKAO_RESPONSE')
+      return (err as { reason?: unknown }).reason === 'timeout' ? 504 : 502;
     return STATUS_BY_CODE[err.code] ?? 500;
   }
   return isStoreFailure(err) ? 503 : 500;
@@ -100,7 +105,14 @@ export function defaultRenderError(_req: Request, res: Response, error: KakaoRou
 }
 
 /** The log line for an error answer: codes and the store failure's class and message, nothing secret. */
-export function logRouteError(logger: KakaoLogger, req: Request, status: number, code: string, err: unknown, requestId: string): void {
+export function logRouteError(
+  logger: KakaoLogger,
+  req: Request,
+  status: number,
+  code: string,
+  err: unknown,
+  requestId: string,
+): void {
   const cause = isKakaoError(err) ? (err as { cause?: unknown }).cause : err;
   logger({
     level: status >= 500 ? 'error' : 'warn',

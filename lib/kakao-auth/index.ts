@@ -3,7 +3,13 @@
  * can be computed once is computed here; the per-request path is one property read.
  */
 import { randomUUID } from 'node:crypto';
-import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import express, {
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+  type Router,
+} from 'express';
 import type { Store as SessionStore } from 'express-session';
 import { Passport } from 'passport';
 import { configError, parseScopes } from '../config';
@@ -71,7 +77,14 @@ export interface KakaoAuthRouter extends Router {
  */
 export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
   const o: ResolvedAuthOptions = resolveAuthOptions(options, (toUser, now) => {
-    const verify: KakaoVerifyFunctionWithRequest = (req, _accessToken, _refreshToken, _tokens, profile, done) => {
+    const verify: KakaoVerifyFunctionWithRequest = (
+      req,
+      _accessToken,
+      _refreshToken,
+      _tokens,
+      profile,
+      done,
+    ) => {
       Promise.resolve(toUser(profile, req)).then(
         (user) => done(null, user ? { ...user, authTime: now() } : false),
         (err: unknown) => done(err),
@@ -118,7 +131,12 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     failWithError(req, res, err) {
       const status = statusForError(err);
       if (status === 500) {
-        logger({ level: 'error', event: 'unexpected_error', reason: isKakaoError(err) ? err.code : 'unexpected', ip: req.ip });
+        logger({
+          level: 'error',
+          event: 'unexpected_error',
+          reason: isKakaoError(err) ? err.code : 'unexpected',
+          ip: req.ip,
+        });
       }
       helpers.fail(req, res, status, codeForStatus(status), err);
     },
@@ -127,7 +145,8 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
   strategy[MANAGE]({
     transactionCipher: o.transactionCipher,
     stateStore: o.markers,
-    ready: () => (o.tokenStore.isReady?.() ?? true) && (o.markers.isReady?.() ?? true) && sessionStoreReady(guarded),
+    ready: () =>
+      (o.tokenStore.isReady?.() ?? true) && (o.markers.isReady?.() ?? true) && sessionStoreReady(guarded),
   });
 
   const routes = express.Router({ caseSensitive: true, strict: true });
@@ -148,7 +167,13 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     maxSessionAgeMs: o.maxSessionAgeMs,
     now: o.now,
     onExpired: async (req, user) => {
-      logger({ level: 'info', event: 'session_ended', reason: 'max_age', ...(typeof user?.id === 'string' && { userId: user.id }), ip: req.ip });
+      logger({
+        level: 'info',
+        event: 'session_ended',
+        reason: 'max_age',
+        ...(typeof user?.id === 'string' && { userId: user.id }),
+        ip: req.ip,
+      });
       await sessions.endThis(req, undefined).catch(() => destroySession(req).catch(() => undefined));
     },
   });
@@ -177,17 +202,30 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     withOfflineAccessToken: { value: tokens.withOfflineAccessToken },
     guardSessionStore: {
       value: (store: SessionStore) => {
-        if (typeof store !== 'object' || store === null || typeof store.set !== 'function' || typeof store.get !== 'function') {
-          throw configError('kakaoAuth.guardSessionStore: pass the express-session store, e.g. new RedisStore({ client }).');
+        if (
+          typeof store !== 'object' ||
+          store === null ||
+          typeof store.set !== 'function' ||
+          typeof store.get !== 'function'
+        ) {
+          throw configError(
+            'kakaoAuth.guardSessionStore: pass the express-session store, e.g. new RedisStore({ client }).',
+          );
         }
         guarded = guardStore(store, o.markers, o.sessionKey);
         return guarded;
       },
     },
     requestConsent: {
-      value: (scope: string | readonly string[], consentOptions: { returnTo?: string } = {}): RequestHandler => {
+      value: (
+        scope: string | readonly string[],
+        consentOptions: { returnTo?: string } = {},
+      ): RequestHandler => {
         const items = parseScopes('kakaoAuth.requestConsent', scope);
-        if (items.length === 0) throw configError('kakaoAuth.requestConsent: name at least one consent item, e.g. ["account_email"].');
+        if (items.length === 0)
+          throw configError(
+            'kakaoAuth.requestConsent: name at least one consent item, e.g. ["account_email"].',
+          );
         return function kakaoRequestConsent(req, res, next) {
           startLogin({ passport, helpers }, req, res, next, { scope: items, ...consentOptions });
         };

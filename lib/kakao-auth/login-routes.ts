@@ -15,8 +15,14 @@ import { LOGIN_TOKENS, type KakaoTokenSet } from '../strategy';
 import type { TokenVault } from '../tokens';
 import type { AccountSessions } from './account-sessions';
 import { privateResponse } from './errors';
-import type { KakaoSessionUser, ResolvedAuthOptions } from './options';
-import { destroySession, establishLogin, isKakaoSessionUser, saveSession } from './session-user';
+import type { ResolvedAuthOptions } from './options';
+import {
+  destroySession,
+  establishLogin,
+  isKakaoSessionUser,
+  saveSession,
+  type StoredKakaoUser,
+} from './session-user';
 
 export interface RouteHelpers {
   fail(req: Request, res: Response, status: number, code: string, err?: unknown): void;
@@ -53,7 +59,12 @@ export function startLogin(
   privateResponse(res);
   ctx.passport.authenticate(
     'kakao',
-    { session: false, callback: false, returnTo: options.returnTo, ...(options.scope && { scope: [...options.scope] }) },
+    {
+      session: false,
+      callback: false,
+      returnTo: options.returnTo,
+      ...(options.scope && { scope: [...options.scope] }),
+    },
     (err: unknown, _user: unknown, info: KakaoLoginFailure | undefined, status: number | undefined) => {
       if (err) ctx.helpers.failWithError(req, res, err);
       else if (info?.code === 'not_navigation') ctx.helpers.fail(req, res, status ?? 403, 'not_navigation');
@@ -76,47 +87,69 @@ export function mountLoginRoutes(
   const { o, passport, vault, sessions, helpers } = ctx;
 
   routes.get(o.loginPath, function kakaoLoginStart(req: Request, res: Response, next: NextFunction) {
-    const returnTo = sanitizeReturnTo(req.query.returnTo, { origin: o.s.appOrigin, reservedPrefixes: o.reservedPrefixes });
+    const returnTo = sanitizeReturnTo(req.query.returnTo, {
+      origin: o.s.appOrigin,
+      reservedPrefixes: o.reservedPrefixes,
+    });
     startLogin(ctx, req, res, next, { returnTo });
   });
 
-  routes.get(o.callbackPath, needsSession(helpers), function kakaoCallback(req: Request, res: Response, next: NextFunction) {
-    privateResponse(res);
-    passport.authenticate(
-      'kakao',
-      { session: false, callback: true },
-      (
-        err: unknown,
-        user: Express.User | false,
-        info: (KakaoLoginFailure & { returnTo?: string; [LOGIN_TOKENS]?: KakaoTokenSet }) | undefined,
-      ) => {
-        if (err) {
-          helpers.failWithError(req, res, err);
-          return;
-        }
-        if (!user) {
-          const code = info?.code ?? 'authorization_failed';
-          const sep = o.failureRedirect.includes('?') ? '&' : '?';
-          res.redirect(302, `${o.failureRedirect}${sep}login_error=${encodeURIComponent(code)}`);
-          return;
-        }
-        const sessionUser = { ...(user as object), authTime: (user as { authTime?: unknown }).authTime ?? o.now() };
-        if (!isKakaoSessionUser(sessionUser)) {
-          helpers.failWithError(
-            req,
-            res,
-            configError('kakaoAuth: the strategy\'s verify callback must hand done() a user with a string "id" (the Kakao user id).'),
+  routes.get(
+    o.callbackPath,
+    needsSession(helpers),
+    function kakaoCallback(req: Request, res: Response, next: NextFunction) {
+      privateResponse(res);
+      passport.authenticate(
+        'kakao',
+        { session: false, callback: true },
+        (
+          err: unknown,
+          user: Express.User | false,
+          info: (KakaoLoginFailure & { returnTo?: string; [LOGIN_TOKENS]?: KakaoTokenSet }) | undefined,
+        ) => {
+          if (err) {
+            helpers.failWithError(req, res, err);
+            return;
+          }
+          if (!user) {
+            const code = info?.code ?? 'authorization_failed';
+            const sep = o.failureRedirect.includes('?') ? '&' : '?';
+            res.redirect(302, `${o.failureRedirect}${sep}login_error=${encodeURIComponent(code)}`);
+            return;
+          }
+          const sessionUser = {
+            ...(user as object),
+            authTime: (user as { authTime?: unknown }).authTime ?? o.now(),
+          };
+          if (!isKakaoSessionUser(sessionUser)) {
+            helpers.failWithError(
+              req,
+              res,
+              configError(
+                'kakaoAuth: the strategy\'s verify callback must hand done() a user with a string "id" (the Kakao user id).',
+              ),
+            );
+            return;
+          }
+          finishLogin(req, sessionUser, info?.[LOGIN_TOKENS]).then(
+            // Checked again right before use, in case anything else wrote the value.
+            () =>
+              res.redirect(
+                302,
+                sanitizeReturnTo(info?.returnTo, {
+                  origin: o.s.appOrigin,
+                  reservedPrefixes: o.reservedPrefixes,
+                }),
+              ),
+            (loginErr: unknown) =>
+              destroySession(req)
+                .catch(() => undefined)
+                .then(() => helpers.failWithError(req, res, loginErr)),
           );
-          return;
-        }
-        finishLogin(req, sessionUser, info?.[LOGIN_TOKENS]).then(
-          // Checked again right before use, in case anything else wrote the value.
-          () => res.redirect(302, sanitizeReturnTo(info?.returnTo, { origin: o.s.appOrigin, reservedPrefixes: o.reservedPrefixes })),
-          (loginErr: unknown) => destroySession(req).catch(() => undefined).then(() => helpers.failWithError(req, res, loginErr)),
-        );
-      },
-    )(req, res, next);
-  });
+        },
+      )(req, res, next);
+    },
+  );
 
   routes.all(o.callbackPath, function kakaoCallbackMethod(req: Request, res: Response) {
     res.set('Allow', 'GET');
@@ -124,7 +157,11 @@ export function mountLoginRoutes(
   });
 
   /** The session write, the token write and the previous login's cleanup, issued together. */
-  async function finishLogin(req: Request, user: KakaoSessionUser, tokens: KakaoTokenSet | undefined): Promise<void> {
+  async function finishLogin(
+    req: Request,
+    user: StoredKakaoUser,
+    tokens: KakaoTokenSet | undefined,
+  ): Promise<void> {
     const previous = await establishLogin(req, o.sessionKey, user);
     if (req.session.cookie.secure === true && !req.secure) {
       // express-session will not send a Secure cookie over what it thinks is plain http.
@@ -158,7 +195,9 @@ export function mountLoginRoutes(
 
     /** Logins the store dropped to stay within its per-user bound end too. */
     function endDropped(dropped: string[]): Promise<void> | undefined {
-      return dropped.length > 0 ? sessions.endSessions(user.id, dropped, ctx.sessionStore() ?? req.sessionStore) : undefined;
+      return dropped.length > 0
+        ? sessions.endSessions(user.id, dropped, ctx.sessionStore() ?? req.sessionStore)
+        : undefined;
     }
   }
 }

@@ -90,14 +90,18 @@ export function mountLogoutRoutes(
           // Kakao's account logout ends the Kakao browser session too and comes back with our state,
           // which lives sealed in a short cookie (no server state for it).
           const state = randomToken(32);
-          res.cookie(logoutCookie, ctx.stateCipher.seal(state, { purpose: LOGOUT_STATE_PURPOSE, name: logoutCookie }), {
-            httpOnly: true,
-            sameSite: 'lax',
-            secure,
-            path: secure ? '/' : o.accountLogout.path,
-            maxAge: 600_000,
-            encode: String,
-          });
+          res.cookie(
+            logoutCookie,
+            ctx.stateCipher.seal(state, { purpose: LOGOUT_STATE_PURPOSE, name: logoutCookie }),
+            {
+              httpOnly: true,
+              sameSite: 'lax',
+              secure,
+              path: secure ? '/' : o.accountLogout.path,
+              maxAge: 600_000,
+              encode: String,
+            },
+          );
           res.redirect(
             302,
             buildAccountLogoutUrl({
@@ -126,7 +130,9 @@ export function mountLogoutRoutes(
       const sealed = readCookie(req, logoutCookie);
       let expected: string | undefined;
       try {
-        expected = sealed ? ctx.stateCipher.open(sealed, { purpose: LOGOUT_STATE_PURPOSE, name: logoutCookie }).plaintext : undefined;
+        expected = sealed
+          ? ctx.stateCipher.open(sealed, { purpose: LOGOUT_STATE_PURPOSE, name: logoutCookie }).plaintext
+          : undefined;
       } catch {
         expected = undefined;
       }
@@ -134,7 +140,14 @@ export function mountLogoutRoutes(
       if (!(typeof expected === 'string' && typeof state === 'string' && safeEqual(state, expected))) {
         logger({ level: 'warn', event: 'account_logout_return', reason: 'state_mismatch', ip: req.ip });
       }
-      if (sealed) res.cookie(logoutCookie, '', { httpOnly: true, sameSite: 'lax', secure, path: secure ? '/' : path, expires: new Date(0) });
+      if (sealed)
+        res.cookie(logoutCookie, '', {
+          httpOnly: true,
+          sameSite: 'lax',
+          secure,
+          path: secure ? '/' : path,
+          expires: new Date(0),
+        });
       res.redirect(302, o.logoutRedirect);
     });
   }
@@ -179,7 +192,12 @@ export function mountLogoutRoutes(
       logger,
       onUnlink: async (event) => {
         await sessions.endAll(event.userId, ctx.sessionStore() ?? lastStore);
-        logger({ level: 'info', event: 'unlinked', reason: event.referrerType ?? 'webhook', userId: event.userId });
+        logger({
+          level: 'info',
+          event: 'unlinked',
+          reason: event.referrerType ?? 'webhook',
+          userId: event.userId,
+        });
         if (onUnlink) await onUnlink(event);
       },
     });

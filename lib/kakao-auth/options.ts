@@ -1,8 +1,18 @@
 /** kakaoAuth's options: validated once, at construction, with messages that say how to fix them. */
 import type { Request, Response } from 'express';
-import { checkOptionNames, configError, requireAbsoluteUrl, requirePositiveInt, requireString } from '../config';
+import {
+  checkOptionNames,
+  configError,
+  requireAbsoluteUrl,
+  requirePositiveInt,
+  requireString,
+} from '../config';
 import type { KakaoLogger } from '../logger';
-import { STRATEGY_OPTION_NAMES, type KakaoStrategyOptionsBase, type ResolvedStrategyOptions } from '../options';
+import {
+  STRATEGY_OPTION_NAMES,
+  type KakaoStrategyOptionsBase,
+  type ResolvedStrategyOptions,
+} from '../options';
 import type { KakaoProfile } from '../profile';
 import { DEFAULT_RESERVED_PREFIXES } from '../return-to';
 import type { MarkerStore, TokenStore } from '../stores/contracts';
@@ -24,8 +34,12 @@ export interface KakaoSessionUser {
   /** Present only when Kakao says the address is valid and verified. */
   email?: string;
   emailVerified?: boolean;
-  /** Epoch ms of the login, for the absolute session lifetime. */
-  authTime: number;
+  /**
+   * Epoch ms of the login, for the absolute session lifetime. Always set on the users kakaoAuth puts in
+   * the session; optional in the type so that `interface User extends KakaoSessionUser {}` also fits
+   * users other code creates.
+   */
+  authTime?: number;
 }
 
 /** Options of kakaoAuth besides the strategy's. */
@@ -116,7 +130,9 @@ const ROUTE_OPTIONS = [
 ] as const;
 
 const WHAT = 'kakaoAuth';
-const OWN_STRATEGY_OPTIONS = STRATEGY_OPTION_NAMES.filter((n) => n !== 'passReqToCallback' && n !== 'logger' && n !== 'now');
+const OWN_STRATEGY_OPTIONS = STRATEGY_OPTION_NAMES.filter(
+  (n) => n !== 'passReqToCallback' && n !== 'logger' && n !== 'now',
+);
 
 /** kakaoAuth's options after validation. */
 export interface ResolvedAuthOptions {
@@ -163,12 +179,18 @@ function requirePath(name: string, value: unknown, fallback: string): string {
  */
 export function resolveAuthOptions(
   options: KakaoAuthOptions,
-  makeVerify: (toUser: ResolvedAuthOptions['toUser'], now: () => number) => ConstructorParameters<typeof KakaoStrategy>[1],
+  makeVerify: (
+    toUser: ResolvedAuthOptions['toUser'],
+    now: () => number,
+  ) => ConstructorParameters<typeof KakaoStrategy>[1],
 ): ResolvedAuthOptions {
   if (typeof options !== 'object' || options === null) {
     throw configError(`${WHAT}: options are required: kakaoAuth({ clientID, callbackURL }).`);
   }
-  checkOptionNames(WHAT, options, [...STRATEGY_OPTION_NAMES.filter((n) => n !== 'passReqToCallback'), ...ROUTE_OPTIONS]);
+  checkOptionNames(WHAT, options, [
+    ...STRATEGY_OPTION_NAMES.filter((n) => n !== 'passReqToCallback'),
+    ...ROUTE_OPTIONS,
+  ]);
   const now = options.now ?? Date.now;
   const toUser = options.toUser ?? defaultToUser;
   if (typeof toUser !== 'function') throw configError(`${WHAT}: "toUser" must be a function.`);
@@ -188,15 +210,23 @@ export function resolveAuthOptions(
 
   const loginPath = requirePath('loginPath', options.loginPath, '/auth/kakao');
   const logoutPath = requirePath('logoutPath', options.logoutPath, '/logout');
-  const unlinkPath = options.unlinkPath === false ? undefined : requirePath('unlinkPath', options.unlinkPath, '/unlink');
+  const unlinkPath =
+    options.unlinkPath === false ? undefined : requirePath('unlinkPath', options.unlinkPath, '/unlink');
   const accountLogout = resolveAccountLogout(options.kakaoAccountLogoutRedirectURL, s.appOrigin);
   const webhook = resolveWebhook(options);
   if (options.onUnlink !== undefined && typeof options.onUnlink !== 'function') {
-    throw configError(`${WHAT}: "onUnlink" must be an async function receiving { userId, appId, referrerType }.`);
+    throw configError(
+      `${WHAT}: "onUnlink" must be an async function receiving { userId, appId, referrerType }.`,
+    );
   }
-  const sessionKey = options.sessionKey === undefined ? 'kakao' : requireString(WHAT, 'sessionKey', options.sessionKey, 'a session property name');
+  const sessionKey =
+    options.sessionKey === undefined
+      ? 'kakao'
+      : requireString(WHAT, 'sessionKey', options.sessionKey, 'a session property name');
   if (sessionKey === 'passport' || sessionKey === 'cookie') {
-    throw configError(`${WHAT}: "sessionKey" cannot be "${sessionKey}" (express-session and Passport use it).`);
+    throw configError(
+      `${WHAT}: "sessionKey" cannot be "${sessionKey}" (express-session and Passport use it).`,
+    );
   }
   if (options.offlineAccess !== undefined && typeof options.offlineAccess !== 'boolean') {
     throw configError(`${WHAT}: "offlineAccess" must be true or false.`);
@@ -256,14 +286,19 @@ function adoptStrategy(
       if (value !== undefined && name !== 'passReqToCallback') strategyOptions[name] = value;
     }
     return new KakaoStrategy(
-      strategyOptions as unknown as ConstructorParameters<typeof KakaoStrategy>[0] & { passReqToCallback: true },
+      strategyOptions as unknown as ConstructorParameters<typeof KakaoStrategy>[0] & {
+        passReqToCallback: true;
+      },
       makeVerify(toUser, now) as ConstructorParameters<typeof KakaoStrategy>[1] & never,
     );
   }
-  if (!(options.strategy instanceof KakaoStrategy)) throw configError(`${WHAT}: "strategy" must be a KakaoStrategy.`);
+  if (!(options.strategy instanceof KakaoStrategy))
+    throw configError(`${WHAT}: "strategy" must be a KakaoStrategy.`);
   for (const name of OWN_STRATEGY_OPTIONS) {
     if ((options as unknown as Record<string, unknown>)[name] !== undefined) {
-      throw configError(`${WHAT}: "${name}" cannot be combined with "strategy"; configure the strategy instead.`);
+      throw configError(
+        `${WHAT}: "${name}" cannot be combined with "strategy"; configure the strategy instead.`,
+      );
     }
   }
   return options.strategy;
@@ -272,14 +307,20 @@ function adoptStrategy(
 function refuseDevelopmentSetup(callbackURL: string, memoryStore: boolean, generatedKey: boolean): void {
   const problems: string[] = [];
   if (memoryStore) {
-    problems.push('"tokenStore" is the in-memory store: pass tokenStore: new RedisTokenStore({ client }) so tokens survive restarts and are shared by every process');
+    problems.push(
+      '"tokenStore" is the in-memory store: pass tokenStore: new RedisTokenStore({ client }) so tokens survive restarts and are shared by every process',
+    );
   }
   if (generatedKey) {
-    problems.push('"tokenCipher" uses a key generated for this process: pass tokenCipher: createTokenCipher({ keys: parseKeyRing(process.env.TOKEN_ENCRYPTION_KEYS) }) with 32-byte keys from your secret store');
+    problems.push(
+      '"tokenCipher" uses a key generated for this process: pass tokenCipher: createTokenCipher({ keys: parseKeyRing(process.env.TOKEN_ENCRYPTION_KEYS) }) with 32-byte keys from your secret store',
+    );
   }
   const url = new URL(callbackURL);
   if (url.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) {
-    problems.push(`"callbackURL" is http (${url.origin}): use the https URL registered in the Kakao console; cookies are Secure in production`);
+    problems.push(
+      `"callbackURL" is http (${url.origin}): use the https URL registered in the Kakao console; cookies are Secure in production`,
+    );
   }
   if (problems.length > 0) {
     throw configError(`${WHAT}: refusing to start with NODE_ENV=production:\n  - ${problems.join('\n  - ')}`);
@@ -307,7 +348,8 @@ function resolveWebhook(options: KakaoAuthRouteOptions): ResolvedAuthOptions['we
     );
   }
   if (options.adminKey === undefined || options.appId === undefined) {
-    if (options.webhookPath !== undefined) throw configError(`${WHAT}: "webhookPath" needs "adminKey" and "appId".`);
+    if (options.webhookPath !== undefined)
+      throw configError(`${WHAT}: "webhookPath" needs "adminKey" and "appId".`);
     return undefined;
   }
   return {
@@ -323,6 +365,7 @@ function defaultToUser(profile: KakaoProfile): Omit<KakaoSessionUser, 'authTime'
     ...(profile.issuer !== undefined && { issuer: profile.issuer }),
     ...(profile.nickname !== undefined && { nickname: profile.nickname }),
     ...(profile.image !== undefined && { image: profile.image }),
-    ...(profile.email !== undefined && profile.emailVerified === true && { email: profile.email, emailVerified: true }),
+    ...(profile.email !== undefined &&
+      profile.emailVerified === true && { email: profile.email, emailVerified: true }),
   };
 }

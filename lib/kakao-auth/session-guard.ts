@@ -24,7 +24,9 @@ interface ConnectRedisLike {
 }
 
 /** A read that renews the TTL (`GETEX key EX ttl`), when the store is a connect-redis store with a fixed TTL. */
-function renewingRead(store: SessionStore): { redis: RedisConnection; store: ConnectRedisLike; ttl: number } | undefined {
+function renewingRead(
+  store: SessionStore,
+): { redis: RedisConnection; store: ConnectRedisLike; ttl: number } | undefined {
   const s = store as unknown as Partial<ConnectRedisLike>;
   if (
     typeof s.prefix !== 'string' ||
@@ -38,7 +40,11 @@ function renewingRead(store: SessionStore): { redis: RedisConnection; store: Con
   ) {
     return undefined;
   }
-  return { redis: connectRedis(s.client, 'guardSessionStore'), store: s as ConnectRedisLike, ttl: Math.ceil(s.ttl) };
+  return {
+    redis: connectRedis(s.client, 'guardSessionStore'),
+    store: s as ConnectRedisLike,
+    ttl: Math.ceil(s.ttl),
+  };
 }
 
 type Callback = (err?: unknown) => void;

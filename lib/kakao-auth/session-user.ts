@@ -11,20 +11,25 @@ import type { KakaoSessionUser } from './options';
 
 type SessionBag = Session & Record<string, unknown>;
 
+/** A Kakao user as kakaoAuth stores it: always with its login time. */
+export type StoredKakaoUser = KakaoSessionUser & { authTime: number };
+
 /** Marks the request whose session write is the login itself (the session guard lets it through). */
 export const FRESH_LOGIN = Symbol('kakao-login-express.freshLogin');
 
 const ID_PATTERN = /^[^{}\s\p{Cc}]{1,128}$/u;
 
 /** Whether a session value is a Kakao session user (session data can be edited by other code). */
-export function isKakaoSessionUser(value: unknown): value is KakaoSessionUser {
+export function isKakaoSessionUser(value: unknown): value is StoredKakaoUser {
   if (typeof value !== 'object' || value === null) return false;
   const { id, authTime } = value as Record<string, unknown>;
-  return typeof id === 'string' && ID_PATTERN.test(id) && typeof authTime === 'number' && Number.isFinite(authTime);
+  return (
+    typeof id === 'string' && ID_PATTERN.test(id) && typeof authTime === 'number' && Number.isFinite(authTime)
+  );
 }
 
 /** The Kakao user of the request's session, or undefined. */
-export function sessionUser(req: Request, sessionKey: string): KakaoSessionUser | undefined {
+export function sessionUser(req: Request, sessionKey: string): StoredKakaoUser | undefined {
   const value = (req.session as SessionBag | undefined)?.[sessionKey];
   return isKakaoSessionUser(value) ? value : undefined;
 }
@@ -37,7 +42,11 @@ export function sessionUser(req: Request, sessionKey: string): KakaoSessionUser 
 export function sessionWasLoaded(req: Request): boolean {
   const header = req.headers.cookie;
   const id = req.sessionID;
-  return typeof header === 'string' && typeof id === 'string' && (header.includes(`s%3A${id}.`) || header.includes(`s:${id}.`));
+  return (
+    typeof header === 'string' &&
+    typeof id === 'string' &&
+    (header.includes(`s%3A${id}.`) || header.includes(`s:${id}.`))
+  );
 }
 
 function promised(run: (done: (err?: unknown) => void) => void, what: string): Promise<void> {
@@ -52,11 +61,16 @@ function promised(run: (done: (err?: unknown) => void) => void, what: string): P
  * fresh id, so it costs no extra round trip. Saves explicitly before the caller redirects.
  * @returns the previous Kakao login of this browser, whose tokens the caller deletes.
  */
-export async function establishLogin(req: Request, sessionKey: string, user: KakaoSessionUser): Promise<LoginKey | undefined> {
+export async function establishLogin(
+  req: Request,
+  sessionKey: string,
+  user: StoredKakaoUser,
+): Promise<LoginKey | undefined> {
   if (!req.session) throw new KakaoSessionError('No session: mount express-session before kakaoAuth');
   const previous = sessionUser(req, sessionKey);
   const previousKey = previous && { userId: previous.id, sessionId: req.sessionID };
-  if (sessionWasLoaded(req)) await promised((done) => req.session.regenerate(done), 'The session could not be renewed');
+  if (sessionWasLoaded(req))
+    await promised((done) => req.session.regenerate(done), 'The session could not be renewed');
   (req.session as SessionBag)[sessionKey] = user;
   req.user = user as unknown as Express.User;
   (req as unknown as Record<symbol, boolean>)[FRESH_LOGIN] = true;

@@ -24,7 +24,9 @@ export function registerRouter(router: object, evidence: RouterEvidence): void {
 }
 
 /** What kind of store a (guarded) session store is. */
-export function sessionStoreKind(store: SessionStore | undefined): StartupConfigEvidence['sessionStore'] | undefined {
+export function sessionStoreKind(
+  store: SessionStore | undefined,
+): StartupConfigEvidence['sessionStore'] | undefined {
   if (!store) return undefined;
   const inner = (store as unknown as Record<symbol, SessionStore>)[GUARDED_INNER] ?? store;
   if (inner instanceof session.MemoryStore) return 'memory';

@@ -172,7 +172,9 @@ export function checkTtlMs(ttlMs: unknown, operation: string): number {
 export function checkMaxLogins(value: unknown, what: string): number {
   if (value === undefined) return DEFAULT_MAX_LOGINS_PER_USER;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 1000) {
-    throw configError(`${what}: "maxLoginsPerUser" must be an integer from 1 to 1000 (got ${String(value)}).`);
+    throw configError(
+      `${what}: "maxLoginsPerUser" must be an integer from 1 to 1000 (got ${String(value)}).`,
+    );
   }
   return value;
 }

@@ -36,7 +36,11 @@ export interface NodeRedisLikeClient {
 
 /** A node-redis 5 cluster from `createCluster()`. */
 export interface NodeRedisLikeCluster {
-  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  sendCommand(
+    firstKey: string | undefined,
+    isReadonly: boolean | undefined,
+    args: string[],
+  ): Promise<unknown>;
   readonly masters: readonly unknown[];
   readonly replicas?: readonly unknown[];
   readonly isOpen: boolean;
@@ -56,7 +60,8 @@ export interface NodeRedisLikeSentinel {
 }
 
 /** Any Redis client this library accepts. */
-export type RedisClientLike = IoredisLikeClient | NodeRedisLikeClient | NodeRedisLikeCluster | NodeRedisLikeSentinel;
+export type RedisClientLike =
+  IoredisLikeClient | NodeRedisLikeClient | NodeRedisLikeCluster | NodeRedisLikeSentinel;
 
 /** Which client library and topology a {@link RedisConnection} wraps. */
 export type RedisClientKind =

@@ -153,7 +153,9 @@ export class RedisTokenStore implements TokenStore {
       );
     }
     if (!Number.isInteger(replicaWaitMs) || replicaWaitMs < 0 || replicaWaitMs > 10_000) {
-      throw configError(`${WHAT}: "replicaWaitMs" must be an integer from 0 to 10000 (got ${String(replicaWaitMs)}).`);
+      throw configError(
+        `${WHAT}: "replicaWaitMs" must be an integer from 0 to 10000 (got ${String(replicaWaitMs)}).`,
+      );
     }
     if (typeof now !== 'function') throw configError(`${WHAT}: "now" must be a function returning epoch ms.`);
     this.#prefix = prefix;
@@ -169,12 +171,19 @@ export class RedisTokenStore implements TokenStore {
 
   async get(key: LoginKey): Promise<string | undefined> {
     const { userId, sessionId } = checkLoginKey(key, 'get');
-    const value = await this.#run(() => this.#redis.command(['HGET', this.#userKey(userId), sessionId], this.#userKey(userId)));
+    const value = await this.#run(() =>
+      this.#redis.command(['HGET', this.#userKey(userId), sessionId], this.#userKey(userId)),
+    );
     const parsed = typeof value === 'string' ? parseValue(value) : undefined;
     return parsed && parsed.expiresAt > this.#now() ? parsed.sealed : undefined;
   }
 
-  async set(key: LoginKey, sealed: string, ttlSeconds: number, options: WriteOptions = {}): Promise<string[]> {
+  async set(
+    key: LoginKey,
+    sealed: string,
+    ttlSeconds: number,
+    options: WriteOptions = {},
+  ): Promise<string[]> {
     const { userId, sessionId } = checkLoginKey(key, 'set');
     checkSealed(sealed, 'set', 'sealed');
     checkTtlSeconds(ttlSeconds, 'set');
@@ -227,7 +236,10 @@ export class RedisTokenStore implements TokenStore {
   /** The logins in an HGETALL reply (a flat array in RESP2, an object or Map with some clients). */
   #logins(reply: unknown): StoredLogin[] {
     const entries: Array<[string, unknown]> = Array.isArray(reply)
-      ? Array.from({ length: Math.floor(reply.length / 2) }, (_, i) => [String(reply[2 * i]), reply[2 * i + 1]])
+      ? Array.from({ length: Math.floor(reply.length / 2) }, (_, i) => [
+          String(reply[2 * i]),
+          reply[2 * i + 1],
+        ])
       : reply instanceof Map
         ? [...(reply as Map<unknown, unknown>)].map(([k, v]) => [String(k), v])
         : typeof reply === 'object' && reply !== null

@@ -19,7 +19,8 @@ export function navigate(url: string, headers: Record<string, string> = {}): Pro
         res.on('end', () => {
           const out = new Headers();
           for (const [name, value] of Object.entries(res.headers)) {
-            for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) out.append(name, v);
+            for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value])
+              out.append(name, v);
           }
           const status = res.statusCode ?? 0;
           const body = status === 204 || status === 304 ? null : Buffer.concat(chunks);

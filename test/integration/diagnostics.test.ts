@@ -73,7 +73,9 @@ describe('diagnostics behind a TLS-terminating proxy', () => {
         .redirects(0);
       expect(start.status).toBe(302);
       // The login's own cookie is Secure with the __Host- prefix; the browser (on https) keeps it.
-      expect(start.headers['set-cookie']?.[0]).toMatch(/^__Host-kakao_tx\.[^=]+=kt1\.[^;]+;.* Path=\/;.* Secure; SameSite=Lax$/);
+      expect(start.headers['set-cookie']?.[0]).toMatch(
+        /^__Host-kakao_tx\.[^=]+=kt1\.[^;]+;.* Path=\/;.* Secure; SameSite=Lax$/,
+      );
       const event = h.events.find((e) => e.event === 'login_start_misconfigured');
       expect(event).toMatchObject({ reason: 'proxy_not_trusted' });
       expect(event!.hint).toMatch(/trust proxy/);

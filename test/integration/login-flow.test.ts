@@ -37,7 +37,9 @@ describe('login through the example app against the emulator', () => {
     expect(url.searchParams.has('nonce')).toBe(false);
     const cookies = res.headers['set-cookie'] as unknown as string[];
     expect(cookies).toHaveLength(1);
-    expect(cookies[0]).toMatch(/^kakao_tx\.[A-Za-z0-9_-]{12}=kt1\.[^;]+; Max-Age=600; Path=\/auth\/kakao; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
+    expect(cookies[0]).toMatch(
+      /^kakao_tx\.[A-Za-z0-9_-]{12}=kt1\.[^;]+; Max-Age=600; Path=\/auth\/kakao; Expires=[^;]+; HttpOnly; SameSite=Lax$/,
+    );
   });
 
   test('KAKAO_SCOPES is sent comma-separated on every login start', async () => {
@@ -322,7 +324,10 @@ describe('bad callbacks end before any call to the token endpoint', () => {
   });
 
   test('a client secret Kakao refuses (KOE010) is a configuration error: misconfigured, and the fix in the log', async () => {
-    const h2 = await startHarness({ emulator: { clientSecret: 'the-console-secret' }, env: { KAKAO_CLIENT_SECRET: '' } });
+    const h2 = await startHarness({
+      emulator: { clientSecret: 'the-console-secret' },
+      env: { KAKAO_CLIENT_SECRET: '' },
+    });
     try {
       const res = await login(h2, h2.agent());
       expect(res.status).toBe(302);

@@ -434,11 +434,18 @@ describe('KakaoClient token endpoint', () => {
         const server = createServer((req, res) => {
           requests.push(req.url);
           req.resume();
-          req.on('end', () => json(res, 200, { token_type: 'bearer', access_token: 'TmV3QWNjZXNz', expires_in: 21599 }));
+          req.on('end', () =>
+            json(res, 200, { token_type: 'bearer', access_token: 'TmV3QWNjZXNz', expires_in: 21599 }),
+          );
         });
         servers.push(server);
         server.listen(Number(new URL(origin).port), '127.0.0.1', () =>
-          resolve({ origin, requests: requests as never, connections: () => 0, close: () => closeServer(server) }),
+          resolve({
+            origin,
+            requests: requests as never,
+            connections: () => 0,
+            close: () => closeServer(server),
+          }),
         );
       }, 20),
     );
