@@ -19,40 +19,11 @@ export interface Pending {
   samples?: RegExp;
 }
 
-/** dist/token-store.d.ts imports ioredis's types, so an app without ioredis cannot type-check. */
-const IOREDIS_TYPES = /dist\/token-store\.d\.ts.*Cannot find module 'ioredis'/;
-
-/** The types consumers, under @types/express 4 and 5. */
-const TYPES_CONSUMER: Pending = {
-  reason: 'kakaoErrorHandler, the authenticate option types and ioredis-free declarations are the new API',
-  typecheck: [IOREDIS_TYPES, /no exported member 'kakaoErrorHandler'/, /No overload matches this call/],
-};
-
 export const PENDING: Record<string, Pending> = {
   samples: {
     reason:
       'the README is being rewritten (Passport-only sample without app/serializeUser, Cluster sample declaring redis twice, ' +
       'emulator sample without imports) and TSDoc examples assume variables they do not declare',
     samples: /^(README\.md|lib\/)/,
-  },
-  'types-express4': TYPES_CONSUMER,
-  'types-express5': TYPES_CONSUMER,
-  'b-express5-esm-noderedis': {
-    reason: 'kakaoErrorHandler, emulator.strategyOptions and RedisTokenStore over node-redis are the new API',
-    typecheck: [IOREDIS_TYPES, /no exported member 'kakaoErrorHandler'/, /'strategyOptions' does not exist/],
-    run: { step: 'start', error: /Named export 'kakaoErrorHandler' not found/ },
-  },
-  'e-passport-local-esm': {
-    reason:
-      'kakaoAuth regenerates a session that another strategy logged in (its user must live under req.session.kakao)',
-    run: { step: 'local user stays logged in', error: /GET \/me should be user local:alice, got 401/ },
-  },
-  'd-helmet-chromium': {
-    reason: "the logout CSRF check refuses helmet's Origin: null even with Sec-Fetch-Site: same-origin",
-    run: { step: 'logout', error: /Origin: null and Sec-Fetch-Site: same-origin answered 403/ },
-  },
-  dependencies: {
-    reason: "lib/token-store.ts imports ioredis's types; the new redis-client adapter uses structural types",
-    deps: /import types from "ioredis"/,
   },
 };

@@ -4,6 +4,8 @@
  * Sec-Fetch headers a browser sends on a top-level navigation.
  */
 
+import { httpRequest } from '../../helpers/navigate';
+
 interface StoredCookie {
   name: string;
   value: string;
@@ -120,12 +122,11 @@ export class Client {
       headers['Content-Type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(options.form).toString();
     }
-    const response = await fetch(url, {
+    // node:http, not fetch: fetch cannot send the Sec-Fetch headers of a navigation.
+    const response = await httpRequest(url, {
       method: options.method ?? (body === undefined ? 'GET' : 'POST'),
       headers,
-      body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(10_000),
+      ...(body !== undefined && { body }),
     });
     this.jar.store(url, response.headers.getSetCookie());
     const text = await response.text();

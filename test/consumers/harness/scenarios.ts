@@ -11,6 +11,8 @@ export interface ConsumerEndpoints {
   url: string;
   /** The Kakao emulator the app talks to (its control API is used for expiry and counts). */
   emulator: string;
+  /** The emulator's per-start control token (its control API refuses calls without it). */
+  emulatorToken: string;
 }
 
 /** The Kakao user the consumers' emulators approve (19 digits: ids must stay exact end to end). */
@@ -67,16 +69,18 @@ interface EmulatorRequest {
   form: Record<string, string | string[]>;
 }
 
-async function refreshCalls(emulator: string): Promise<number> {
-  const response = await fetch(`${emulator}/_emulator/requests`);
+async function refreshCalls(app: ConsumerEndpoints): Promise<number> {
+  const response = await fetch(`${app.emulator}/_emulator/requests`, {
+    headers: { 'X-Emulator-Token': app.emulatorToken },
+  });
   const requests = (await response.json()) as EmulatorRequest[];
   return requests.filter((r) => r.endpoint === 'token' && r.form.grant_type === 'refresh_token').length;
 }
 
-async function expireAccessTokens(emulator: string, userId: string): Promise<void> {
-  const response = await fetch(`${emulator}/_emulator/expire-access-tokens`, {
+async function expireAccessTokens(app: ConsumerEndpoints, userId: string): Promise<void> {
+  const response = await fetch(`${app.emulator}/_emulator/expire-access-tokens`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: { 'Content-Type': 'application/json', 'X-Emulator-Token': app.emulatorToken },
     body: JSON.stringify({ userId }),
   });
   check(response.status === 204, `the emulator's expire-access-tokens answered ${response.status}`);
@@ -150,13 +154,13 @@ export function standardSteps(app: ConsumerEndpoints): Scenario {
     {
       name: 'refresh after expiry',
       async run() {
-        const before = await refreshCalls(app.emulator);
-        await expireAccessTokens(app.emulator, KAKAO_USER_ID);
+        const before = await refreshCalls(app);
+        await expireAccessTokens(app, KAKAO_USER_ID);
         await expectKakaoCall(client, app);
-        const after = await refreshCalls(app.emulator);
+        const after = await refreshCalls(app);
         check(after === before + 1, `expected exactly one refresh call to Kakao, got ${after - before}`);
         await expectKakaoCall(client, app);
-        check((await refreshCalls(app.emulator)) === after, 'the refreshed access token was not kept');
+        check((await refreshCalls(app)) === after, 'the refreshed access token was not kept');
       },
     },
     {

@@ -28,7 +28,9 @@ async function main() {
     server.close();
     Promise.all([close(), kakao.close()]).finally(() => process.exit(0));
   });
-  console.log(`KLE_CONSUMER_READY ${JSON.stringify({ url, emulator: kakao.url })}`);
+  console.log(
+    `KLE_CONSUMER_READY ${JSON.stringify({ url, emulator: kakao.url, emulatorToken: kakao.controlToken })}`,
+  );
 }
 
 main().catch((error) => {

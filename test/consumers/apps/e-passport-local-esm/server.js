@@ -22,4 +22,6 @@ process.once('SIGTERM', () => {
   server.close();
   Promise.all([close(), kakao.close()]).finally(() => process.exit(0));
 });
-console.log(`KLE_CONSUMER_READY ${JSON.stringify({ url, emulator: kakao.url })}`);
+console.log(
+  `KLE_CONSUMER_READY ${JSON.stringify({ url, emulator: kakao.url, emulatorToken: kakao.controlToken })}`,
+);

@@ -12,7 +12,7 @@ import {
   RedisTokenStore,
   createTokenCipher,
   parseKeyRing,
-  type KakaoAuthOptions,
+  type KakaoStrategyOptionsBase,
   type KakaoSessionUser,
 } from 'kakao-login-express';
 
@@ -29,7 +29,7 @@ export interface AppOptions {
   prefix: string;
   sessionSecret: string;
   tokenKeys: string;
-  kakao: Pick<KakaoAuthOptions, 'clientID' | 'clientSecret' | 'authOrigin' | 'apiOrigin'>;
+  kakao: Pick<KakaoStrategyOptionsBase, 'clientID' | 'clientSecret' | 'authOrigin' | 'apiOrigin'>;
   callbackURL: string;
 }
 
