@@ -1,4 +1,4 @@
-/** Length caps applied to callback parameters before any other work (R12, R68). */
+/** Length caps applied to callback parameters before any other work (nothing oversized reaches a store or Kakao). */
 export const CALLBACK_LIMITS = Object.freeze({ stateMaxLength: 128, codeMaxLength: 512 });
 
 /** Why a callback query was rejected. Each value maps to a fixed, non-reflective failure. */
@@ -24,11 +24,11 @@ export type CallbackParams =
 const STATE_PATTERN = new RegExp(`^[A-Za-z0-9_-]{1,${CALLBACK_LIMITS.stateMaxLength}}$`);
 const CODE_PATTERN = new RegExp(`^[A-Za-z0-9._~+/=-]{1,${CALLBACK_LIMITS.codeMaxLength}}$`);
 const ERROR_PATTERN = /^[a-z_]{1,64}$/;
-// Implicit/hybrid-flow leftovers: this client only ever asks for response_type=code (R61).
+// Implicit/hybrid-flow leftovers: this client only ever asks for response_type=code.
 const FORBIDDEN_PARAMETERS = ['access_token', 'id_token', 'token_type'] as const;
 
 /**
- * Strictly parses the query of the OAuth callback (R12, R13, R60, R61, R68).
+ * Strictly parses the query of the OAuth callback.
  *
  * `code`, `state`, `error` and `iss` must each be a single non-empty string in its alphabet: arrays
  * (repeated parameters, `state[]=`), objects (`state[$ne]=`), numbers and empty strings are invalid, and no

@@ -1,11 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { configError } from './config';
 
 /**
  * Returns a fresh random token from the operating system's CSPRNG, base64url-encoded without padding.
  *
  * @param bytes - Number of random bytes. Default: 32 (256 bits, 43 characters). Use at least 16 for
  *   anything that must be unguessable (state, nonce).
- * @throws RangeError when `bytes` is not an integer from 1 to 1024.
+ * @throws TypeError (`ERR_INVALID_ARG_VALUE`) when `bytes` is not an integer from 1 to 1024.
  * @example
  * ```ts
  * const state = randomToken(); // e.g. 'qF3…' (43 characters of [A-Za-z0-9_-])
@@ -13,7 +14,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  */
 export function randomToken(bytes = 32): string {
   if (!Number.isInteger(bytes) || bytes < 1 || bytes > 1024) {
-    throw new RangeError(`randomToken: "bytes" must be an integer from 1 to 1024 (got ${String(bytes)})`);
+    throw configError(`randomToken: "bytes" must be an integer from 1 to 1024 (got ${String(bytes)})`);
   }
   return randomBytes(bytes).toString('base64url');
 }

@@ -1,6 +1,8 @@
+import { configError } from './config';
+
 /**
  * Paths a post-login redirect must never target: the login routes themselves, logout and webhooks
- * (R43), so `returnTo` cannot create a redirect loop or trigger an action.
+ * so `returnTo` cannot create a redirect loop or trigger an action.
  */
 export const DEFAULT_RESERVED_PREFIXES: readonly string[] = Object.freeze(['/auth', '/logout', '/webhooks']);
 
@@ -10,7 +12,7 @@ const CONTROL_OR_BACKSLASH = /[\x00-\x1f\x7f\\]/;
 const FALLBACK = '/';
 
 /**
- * Returns `value` if it is a safe same-origin path to redirect to after login, otherwise `'/'` (R40–R43).
+ * Returns `value` if it is a safe same-origin path to redirect to after login, otherwise `'/'`.
  *
  * Accepted: a single string of at most 2048 characters that starts with exactly one `/` (not `//`, not
  * `/\`), with no control characters (`\x00`–`\x1f`, `\x7f`) and no backslash, checked both as given and
@@ -20,7 +22,8 @@ const FALLBACK = '/';
  * Anything else, including arrays (a repeated parameter) and non-strings, gives `'/'`. A valid value is
  * returned exactly as given, not re-serialised.
  *
- * Run it when storing the value at login start and again right before redirecting (R41).
+ * Run it when storing the value at login start and again right before redirecting, in case anything
+ * else wrote the stored value.
  *
  * @param value - The candidate, e.g. `req.query.returnTo`.
  * @param options.origin - The app's origin, e.g. `https://app.example` (the origin of the callback URL).
@@ -58,7 +61,7 @@ export function sanitizeReturnTo(
     return FALLBACK;
   }
   // Unreachable after the checks above for any URL parser we know of; kept as the independent second
-  // line R40 asks for, in case a parser quirk ever makes a path-absolute string leave the origin.
+  // check above, in case a parser quirk ever makes a path-absolute string leave the origin.
   if (resolved.origin !== origin) return FALLBACK;
 
   let decodedPath: string;
@@ -85,8 +88,8 @@ function parseOrigin(value: string): string {
     // Reported below with a message that says what is expected.
   }
   if (!/^https?:\/\//.test(origin)) {
-    throw new TypeError(
-      `"origin" must be an absolute http(s) URL such as https://app.example (got "${value}")`,
+    throw configError(
+      `sanitizeReturnTo: "origin" must be an absolute http(s) URL such as https://app.example (got "${value}")`,
     );
   }
   lastOrigin = { value, origin };

@@ -4,6 +4,7 @@
  * subdomain cannot plant one); over plain http their `Path` is limited to the auth routes.
  */
 import type { Request, Response } from 'express';
+import { configError } from './config';
 
 /** Where the cookies of one strategy live. */
 export interface TransactionCookieConfig {
@@ -27,7 +28,7 @@ export function transactionCookieConfig(
   callbackURL: string,
   maxAgeMs: number,
 ): TransactionCookieConfig {
-  if (!NAME_PATTERN.test(name)) throw new TypeError('invalid transaction cookie name');
+  if (!NAME_PATTERN.test(name)) throw configError(`"transactionCookieName" must be 1–32 letters, digits, "_" or "-" (got "${name}").`);
   const secure = new URL(callbackURL).protocol === 'https:';
   return { base: secure ? `__Host-${name}` : name, secure, maxAgeMs };
 }

@@ -20,9 +20,9 @@ describe('randomToken', () => {
   });
 
   it('rejects a byte count that is not a positive integer', () => {
-    expect(() => randomToken(0)).toThrow(RangeError);
-    expect(() => randomToken(1.5)).toThrow(RangeError);
-    expect(() => randomToken(Number.NaN)).toThrow(RangeError);
+    expect(() => randomToken(0)).toThrow(TypeError);
+    expect(() => randomToken(1.5)).toThrow(TypeError);
+    expect(() => randomToken(Number.NaN)).toThrow(TypeError);
   });
 });
 
