@@ -1,9 +1,10 @@
 import type { Config } from 'jest';
 
-const config: Config = {
+type Project = NonNullable<Config['projects']>[number] & object;
+
+/** What every project shares. */
+const base = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', diagnostics: { warnOnly: false } }],
   },
@@ -16,7 +17,31 @@ const config: Config = {
   // Consumer apps and sample envs are copied out and installed elsewhere; their package.json files are
   // not modules here.
   modulePathIgnorePatterns: ['<rootDir>/test/consumers/apps/', '<rootDir>/test/samples/envs/'],
+} satisfies Project;
+
+const project = (name: string, dir: string, extra: Partial<Project> = {}): Project => ({
+  ...base,
+  displayName: name,
+  rootDir: '.',
+  testMatch: [`<rootDir>/test/${dir}/**/*.test.ts`],
+  ...extra,
+});
+
+const config: Config = {
   testTimeout: 30_000,
+  projects: [
+    // Pure code: no sockets, no processes (the setup file makes opening one fail the test).
+    project('unit', 'unit', { setupFiles: ['<rootDir>/test/unit/no-network.ts'] }),
+    // Real sockets, real redis-server processes, the emulator.
+    project('integration', 'integration'),
+    project('fuzz', 'fuzz'),
+    project('failover', 'failover'),
+    // Chromium.
+    project('e2e', 'e2e'),
+    // The packed tarball in scratch apps, and the README / TSDoc samples.
+    project('consumers', 'consumers'),
+    project('samples', 'samples'),
+  ],
 };
 
 export default config;
