@@ -38,13 +38,24 @@ export { kakaoErrorHandler, statusForError } from './kakao-auth/errors';
 export type { KakaoErrorHandlerOptions, KakaoRouteError } from './kakao-auth/errors';
 
 // Kakao's APIs
-export { KakaoClient } from './kakao-client';
+export { KakaoClient, apiErrorConfigurationHint, tokenErrorConfigurationHint } from './kakao-client';
 export type { KakaoAccessTokenInfo, KakaoClientOptions, KakaoGetUserOptions } from './kakao-client';
 export { KakaoAdminClient } from './admin-client';
 export type { KakaoAdminClientOptions, KakaoListUserIdsOptions, KakaoUserIdsPage } from './admin-client';
 export { parseProfile } from './profile';
 export type { KakaoProfile } from './profile';
-export type { KakaoTokenResponse, KakaoUserMeResponse } from './kakao-types';
+export type {
+  KakaoAccount,
+  KakaoAccountProfile,
+  KakaoOidcUserInfo,
+  KakaoRevokedServiceTerms,
+  KakaoScope,
+  KakaoScopes,
+  KakaoServiceTerm,
+  KakaoServiceTerms,
+  KakaoTokenResponse,
+  KakaoUserMeResponse,
+} from './kakao-types';
 export { createUnlinkWebhookHandler } from './unlink-webhook';
 export type { UnlinkEvent, UnlinkWebhookOptions } from './unlink-webhook';
 

@@ -28,7 +28,8 @@ export function transactionCookieConfig(
   callbackURL: string,
   maxAgeMs: number,
 ): TransactionCookieConfig {
-  if (!NAME_PATTERN.test(name)) throw configError(`"transactionCookieName" must be 1–32 letters, digits, "_" or "-" (got "${name}").`);
+  if (!NAME_PATTERN.test(name))
+    throw configError(`"transactionCookieName" must be 1–32 letters, digits, "_" or "-" (got "${name}").`);
   const secure = new URL(callbackURL).protocol === 'https:';
   return { base: secure ? `__Host-${name}` : name, secure, maxAgeMs };
 }

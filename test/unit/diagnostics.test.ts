@@ -326,17 +326,17 @@ describe('configWarnings', () => {
   });
 
   it('warns about an http callback URL outside localhost', () => {
-    expect(
-      configWarnings({ ...development, callbackURL: 'http://app.example/auth/kakao/callback' }),
-    ).toEqual([
-      {
-        code: 'insecure_callback',
-        message:
-          'The callback URL http://app.example uses http on a host other than localhost, so the authorization ' +
-          'code and the session cookie travel unencrypted; use an https callback URL (and register it in the ' +
-          'Kakao Developers console).',
-      },
-    ]);
+    expect(configWarnings({ ...development, callbackURL: 'http://app.example/auth/kakao/callback' })).toEqual(
+      [
+        {
+          code: 'insecure_callback',
+          message:
+            'The callback URL http://app.example uses http on a host other than localhost, so the authorization ' +
+            'code and the session cookie travel unencrypted; use an https callback URL (and register it in the ' +
+            'Kakao Developers console).',
+        },
+      ],
+    );
   });
 
   it.each([

@@ -9,6 +9,11 @@ describe('isSameOriginPost', () => {
     [{ origin: APP, 'sec-fetch-site': 'same-origin' }, true],
     [{ 'sec-fetch-site': 'none' }, true],
     [{ origin: 'null' }, false],
+    // Chromium on a page served with Referrer-Policy: no-referrer (helmet's default).
+    [{ origin: 'null', 'sec-fetch-site': 'same-origin' }, true],
+    [{ origin: 'null', 'sec-fetch-site': 'cross-site' }, false],
+    [{ origin: 'null', 'sec-fetch-site': 'same-site' }, false],
+    [{ origin: 'null', 'sec-fetch-site': 'none' }, false],
     [{ origin: 'https://evil.example' }, false],
     [{ origin: 'https://app.example.evil.example' }, false],
     [{ origin: `${APP}/` }, false],
