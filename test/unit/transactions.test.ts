@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { TokenDecryptionError, TokenKeyUnknownError } from '../../lib/errors';
 import { pkceChallenge } from '../../lib/pkce';
 import { createTokenCipher, type TokenCipher, type TokenCipherKey } from '../../lib/token-cipher';
-import { cookieBytes, transactionCookieConfig, transactionCookiePath } from '../../lib/transaction-cookies';
+import {
+  cookieBytes,
+  possibleTransactionCookiePaths,
+  transactionCookieConfig,
+  transactionCookiePath,
+} from '../../lib/transaction-cookies';
 import {
   DEFAULT_TRANSACTION_LIMITS,
   checkTransaction,
@@ -340,6 +345,23 @@ describe('transaction cookie configuration and path', () => {
     expect(transactionCookiePath(http, start, callback)).toBe(path);
     // The path covers the callback, so the browser sends the cookie back there.
     expect(callback === path || callback.startsWith(path === '/' ? '/' : `${path}/`)).toBe(true);
+  });
+
+  it('the callback knows every path its cookie can have been set with (to clear one it cannot open)', () => {
+    expect(possibleTransactionCookiePaths(http, '/auth/kakao/callback')).toEqual([
+      '/auth/kakao/callback',
+      '/auth/kakao',
+      '/auth',
+      '/',
+    ]);
+    expect(possibleTransactionCookiePaths(http, '/cb')).toEqual(['/cb', '/']);
+    expect(possibleTransactionCookiePaths(https, '/auth/kakao/callback')).toEqual(['/']);
+    // Whatever the start path, the path the start chose is among them.
+    for (const start of ['/auth/kakao', '/auth/kakao/start', '/auth/other', '/consent/email', '/']) {
+      expect(possibleTransactionCookiePaths(http, '/auth/kakao/callback')).toContain(
+        transactionCookiePath(http, start, '/auth/kakao/callback'),
+      );
+    }
   });
 
   it('over https, the path is always / (the __Host- prefix requires it)', () => {
