@@ -30,6 +30,7 @@ import { createTokenCipher, generateKeyRing, type TokenCipher } from './token-ci
 import {
   clearTransactionCookie,
   cookieBytes,
+  possibleTransactionCookiePaths,
   readTransactionCookies,
   setTransactionCookie,
   transactionCookiePath,
@@ -387,7 +388,10 @@ export class KakaoStrategy extends passport.Strategy {
     try {
       tx = openTransaction(support.transactionCipher, name, cookie.value);
     } catch (err) {
-      clearTransactionCookie(res, o.cookies, name, o.cookies.secure ? '/' : o.callbackPath);
+      // The Path it was set with is inside the unreadable value: clear it at every Path it can have.
+      for (const path of possibleTransactionCookiePaths(o.cookies, o.callbackPath)) {
+        clearTransactionCookie(res, o.cookies, name, path);
+      }
       const reason = err instanceof TokenKeyUnknownError ? 'transaction_key_unknown' : 'transaction_invalid';
       this.reject(req, 'state_mismatch', 401, reason);
       return undefined;

@@ -53,6 +53,26 @@ export function transactionCookiePath(
   return common === '' ? '/' : common;
 }
 
+/**
+ * Every `Path` a transaction cookie arriving at the callback can have been set with: `/` over https;
+ * over http the callback path and each directory above it, since the start path (and so the common
+ * directory) is not known at the callback. Used to clear a cookie that cannot be opened.
+ */
+export function possibleTransactionCookiePaths(
+  config: TransactionCookieConfig,
+  callbackPath: string,
+): string[] {
+  if (config.secure) return ['/'];
+  const parts = callbackPath.split('/');
+  const paths: string[] = [];
+  for (let i = parts.length; i > 1; i--) {
+    const path = parts.slice(0, i).join('/');
+    if (path !== '' && !paths.includes(path)) paths.push(path);
+  }
+  paths.push('/');
+  return paths;
+}
+
 /** The transaction cookies in the request (names starting with `<base>.`), unvalidated. */
 export function readTransactionCookies(req: Request, config: TransactionCookieConfig): RequestCookie[] {
   const header = req.headers.cookie;
