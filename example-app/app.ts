@@ -128,11 +128,13 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
   });
 
   // A session ended by logout or unlink cannot be written back by a request still holding it (R67).
-  const sessionStore = auth.guardSessionStore(
-    redis
-      ? new RedisStore({ client: redis, prefix: 'kle:sess:', ttl: IDLE_TIMEOUT_SECONDS })
-      : new session.MemoryStore(),
-  );
+  // The client goes along because connect-redis 8 does not expose it: the guard then renews the idle
+  // TTL while it reads (one Redis command per request) and the login start sees a Redis outage.
+  const sessionStore = redis
+    ? auth.guardSessionStore(new RedisStore({ client: redis, prefix: 'kle:sess:', ttl: IDLE_TIMEOUT_SECONDS }), {
+        client: redis,
+      })
+    : auth.guardSessionStore(new session.MemoryStore());
   app.use(
     session({
       name: cookieName,

@@ -122,6 +122,8 @@ export const MANAGED = Symbol('kakao-login-express.managedOptions');
  * Passport's own `authInfo` handling, so kakaoAuth can store it whatever the verify callback does.
  */
 export const LOGIN_TOKENS = Symbol('kakao-login-express.loginTokens');
+/** Internal: when the login's transaction was created (epoch ms), on the success info like the tokens. */
+export const LOGIN_STARTED_AT = Symbol('kakao-login-express.loginStartedAt');
 /** Internal: the strategy's resolved options, for kakaoAuth. */
 export const RESOLVED = Symbol('kakao-login-express.strategyOptions');
 
@@ -495,7 +497,13 @@ export class KakaoStrategy extends passport.Strategy {
         o.logger({ level: 'info', event: 'login_succeeded', userId: profile.id, ip: req.ip });
         this.success(
           user,
-          Object.defineProperty({ ...info, returnTo: tx.returnTo }, LOGIN_TOKENS, { value: tokenSet }),
+          Object.defineProperties(
+            { ...info, returnTo: tx.returnTo },
+            {
+              [LOGIN_TOKENS]: { value: tokenSet },
+              [LOGIN_STARTED_AT]: { value: tx.createdAt },
+            },
+          ),
         );
       }
     };

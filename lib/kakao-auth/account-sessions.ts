@@ -15,7 +15,13 @@ import {
   type TokenStore,
 } from '../stores/contracts';
 import type { TokenVault } from '../tokens';
-import { clearSessionCookie, destroySession, sessionUser } from './session-user';
+import {
+  OWN_DESTROYS,
+  clearSessionCookie,
+  destroySession,
+  sessionUser,
+  type StoredKakaoUser,
+} from './session-user';
 
 export interface AccountSessions {
   /** The record key of the tokens the request's login uses (the user's offline set in offline mode). */
@@ -26,6 +32,8 @@ export interface AccountSessions {
   endAll(userId: string, store: SessionStore | undefined): Promise<number>;
   /** Ends the given sessions of a user (logins the token store dropped beyond its bound). */
   endSessions(userId: string, sessionIds: readonly string[], store: SessionStore | undefined): Promise<void>;
+  /** Ends the login of a Kakao session another part of the app destroyed (tombstone, tokens). */
+  endDestroyed(user: StoredKakaoUser, sessionId: string): Promise<void>;
 }
 
 export function accountSessions(ctx: {
@@ -43,6 +51,15 @@ export function accountSessions(ctx: {
 
   const tombstone = (key: LoginKey, endsAt: number) =>
     markers.add(markerNames.endedSession(key), '1', Math.max(1000, Math.ceil(endsAt - now())));
+
+  /** Tombstone first, then the tokens: a request still holding the session must not write it back. */
+  const endLogin = async (user: StoredKakaoUser, sessionId: string): Promise<void> => {
+    const key = { userId: user.id, sessionId };
+    await tombstone(key, user.authTime + ctx.maxSessionAgeMs);
+    // In offline mode the user's token set outlives the session: only the login entry goes.
+    if (ctx.offlineAccess) await tokenStore.delete(key);
+    else await vault.delete(key);
+  };
 
   const destroyIn = (store: SessionStore, sessionId: string) =>
     new Promise<void>((resolve, reject) =>
@@ -71,16 +88,18 @@ export function accountSessions(ctx: {
 
     async endThis(req, res) {
       const user = sessionUser(req, sessionKey);
-      if (user) {
-        const key = { userId: user.id, sessionId: req.sessionID };
-        await tombstone(key, user.authTime + ctx.maxSessionAgeMs);
-        // In offline mode the user's token set outlives the session: only the login entry goes.
-        if (ctx.offlineAccess) await tokenStore.delete(key);
-        else await vault.delete(key);
-      }
+      if (user) await endLogin(user, req.sessionID);
       if (res && req.session) clearSessionCookie(req, res, ctx.cookieName);
-      await destroySession(req);
+      const sessionId = req.sessionID;
+      OWN_DESTROYS.add(sessionId);
+      try {
+        await destroySession(req);
+      } finally {
+        OWN_DESTROYS.delete(sessionId);
+      }
     },
+
+    endDestroyed: (user, sessionId) => endLogin(user, sessionId),
 
     async endAll(userId, store) {
       const logins = await tokenStore.listLogins(userId);

@@ -14,7 +14,7 @@ import type { Store as SessionStore } from 'express-session';
 import { Passport } from 'passport';
 import { configError, parseScopes } from '../config';
 import { isKakaoError } from '../errors';
-import { connectRedis, redisClientKind } from '../stores/redis-client';
+import { redisClientKind, type RedisClientLike, type RedisConnection } from '../stores/redis-client';
 import { MANAGE, type KakaoStrategy, type KakaoVerifyFunctionWithRequest } from '../strategy';
 import { TokenVault, type KakaoTokens } from '../tokens';
 import { accessTokens } from './access-tokens';
@@ -23,9 +23,20 @@ import { codeForStatus, defaultRenderError, logRouteError, statusForError } from
 import { mountLoginRoutes, startLogin, type RouteHelpers } from './login-routes';
 import { mountLogoutRoutes } from './logout-routes';
 import { resolveAuthOptions, type KakaoAuthOptions, type ResolvedAuthOptions } from './options';
-import { GUARDED_INNER, guardStore } from './session-guard';
+import { guardStore, sessionStoreRedis } from './session-guard';
 import { destroySession, restoreSessionUser } from './session-user';
 import { registerRouter, sessionStoreKind } from './startup';
+
+/** Options of {@link KakaoAuthRouter.guardSessionStore}. */
+export interface GuardSessionStoreOptions {
+  /**
+   * The Redis client behind the store, when the store does not expose it (connect-redis 7 and 8 keep
+   * a wrapper; connect-redis 9 is found by itself). With it, the guard folds express-session's touch
+   * into the read (one Redis command per authenticated request) and the login start knows when the
+   * session store is down.
+   */
+  client?: RedisClientLike;
+}
 
 /** The router returned by {@link kakaoAuth}, with helpers for the app's own routes. */
 export interface KakaoAuthRouter extends Router {
@@ -52,7 +63,7 @@ export interface KakaoAuthRouter extends Router {
    * webhook cannot be written back by a request that loaded it earlier. Returns a new store (yours is
    * not changed): `session({ store: auth.guardSessionStore(new RedisStore({ client })) })`.
    */
-  guardSessionStore(store: SessionStore): SessionStore;
+  guardSessionStore(store: SessionStore, options?: GuardSessionStoreOptions): SessionStore;
   /**
    * A route handler that starts a login asking for more consent items (Kakao's "additional consent"),
    * e.g. the ones `profile.missingConsents` lists: `app.get('/consent/email', auth.requestConsent(['account_email']))`.
@@ -114,7 +125,7 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     now: o.now,
   });
   const tokens = accessTokens({ vault, sessions, logger, offlineAccess: o.offlineAccess });
-  let guarded: SessionStore | undefined;
+  let guarded: (SessionStore & { readonly redis: RedisConnection | undefined }) | undefined;
 
   // A private Passport instance: the app's global passport setup is not touched.
   const passport = new Passport();
@@ -146,7 +157,9 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     transactionCipher: o.transactionCipher,
     stateStore: o.markers,
     ready: () =>
-      (o.tokenStore.isReady?.() ?? true) && (o.markers.isReady?.() ?? true) && sessionStoreReady(guarded),
+      (o.tokenStore.isReady?.() ?? true) &&
+      (o.markers.isReady?.() ?? true) &&
+      (guarded?.redis?.isReady() ?? true),
   });
 
   const routes = express.Router({ caseSensitive: true, strict: true });
@@ -201,7 +214,7 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     getOfflineAccessToken: { value: tokens.getOfflineAccessToken },
     withOfflineAccessToken: { value: tokens.withOfflineAccessToken },
     guardSessionStore: {
-      value: (store: SessionStore) => {
+      value: (store: SessionStore, options?: GuardSessionStoreOptions) => {
         if (
           typeof store !== 'object' ||
           store === null ||
@@ -212,7 +225,17 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
             'kakaoAuth.guardSessionStore: pass the express-session store, e.g. new RedisStore({ client }).',
           );
         }
-        guarded = guardStore(store, o.markers, o.sessionKey);
+        if (options?.client !== undefined && !redisClientKind(options.client)) {
+          throw configError(
+            'kakaoAuth.guardSessionStore: "client" must be the ioredis or node-redis client the store uses.',
+          );
+        }
+        guarded = guardStore(store, {
+          markers: o.markers,
+          sessionKey: o.sessionKey,
+          redis: sessionStoreRedis(store, options?.client),
+          onDestroyed: (user, sessionId) => sessions.endDestroyed(user, sessionId),
+        });
         return guarded;
       },
     },
@@ -233,17 +256,6 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
     },
   });
   return router;
-}
-
-/**
- * Whether the session store is connected, read from its Redis client's own state when it has one
- * (connect-redis keeps it as `client`); stores without a visible client count as ready.
- */
-function sessionStoreReady(store: SessionStore | undefined): boolean {
-  const inner = (store as unknown as Record<symbol, SessionStore> | undefined)?.[GUARDED_INNER];
-  const client = (inner as { client?: unknown } | undefined)?.client;
-  if (!redisClientKind(client)) return true;
-  return connectRedis(client, 'session store').isReady();
 }
 
 export type { KakaoAuthOptions };

@@ -11,7 +11,7 @@ import type { KakaoLoginFailure } from '../login-failures';
 import { sanitizeReturnTo } from '../return-to';
 import { OFFLINE_SESSION_ID } from '../stores/contracts';
 import { configError } from '../config';
-import { LOGIN_TOKENS, type KakaoTokenSet } from '../strategy';
+import { LOGIN_STARTED_AT, LOGIN_TOKENS, type KakaoTokenSet } from '../strategy';
 import type { TokenVault } from '../tokens';
 import type { AccountSessions } from './account-sessions';
 import { privateResponse } from './errors';
@@ -21,6 +21,7 @@ import {
   establishLogin,
   isKakaoSessionUser,
   saveSession,
+  sessionUser as currentUser,
   type StoredKakaoUser,
 } from './session-user';
 
@@ -105,7 +106,13 @@ export function mountLoginRoutes(
         (
           err: unknown,
           user: Express.User | false,
-          info: (KakaoLoginFailure & { returnTo?: string; [LOGIN_TOKENS]?: KakaoTokenSet }) | undefined,
+          info:
+            | (KakaoLoginFailure & {
+                returnTo?: string;
+                [LOGIN_TOKENS]?: KakaoTokenSet;
+                [LOGIN_STARTED_AT]?: number;
+              })
+            | undefined,
         ) => {
           if (err) {
             helpers.failWithError(req, res, err);
@@ -121,6 +128,27 @@ export function mountLoginRoutes(
             ...(user as object),
             authTime: (user as { authTime?: unknown }).authTime ?? o.now(),
           };
+          // A login started before this browser's current Kakao login may not replace it with someone
+          // else: that is a transaction planted in the browser (over plain http, or by a sibling
+          // subdomain) being played against its user, never two tabs of one person.
+          const current = currentUser(req, o.sessionKey);
+          const startedAt = info?.[LOGIN_STARTED_AT] ?? 0;
+          if (
+            current &&
+            current.id !== (sessionUser as { id?: unknown }).id &&
+            startedAt < current.authTime
+          ) {
+            o.logger({
+              level: 'warn',
+              event: 'login_failed',
+              reason: 'superseded_transaction',
+              userId: current.id,
+              ip: req.ip,
+            });
+            const sep = o.failureRedirect.includes('?') ? '&' : '?';
+            res.redirect(302, `${o.failureRedirect}${sep}login_error=state_mismatch`);
+            return;
+          }
           if (!isKakaoSessionUser(sessionUser)) {
             helpers.failWithError(
               req,

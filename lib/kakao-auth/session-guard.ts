@@ -6,16 +6,16 @@
  *
  * Around connect-redis (7, 8 or 9, on ioredis or node-redis) it also folds express-session's `touch`
  * into the read: `GETEX` renews the idle TTL while it reads, so an authenticated request costs one
- * Redis command instead of a `GET` and an `EXPIRE`.
+ * Redis command instead of a `GET` and an `EXPIRE`. And when another part of the app destroys a Kakao
+ * session (another strategy's login, `req.logout()`), the login's tokens go with it.
  */
 import session, { type SessionData, type Store as SessionStore } from 'express-session';
 import { markerNames, type MarkerStore } from '../stores/contracts';
 import { connectRedis, redisClientKind, type RedisConnection } from '../stores/redis-client';
-import { FRESH_LOGIN, isKakaoSessionUser } from './session-user';
+import { FRESH_LOGIN, OWN_DESTROYS, isKakaoSessionUser, type StoredKakaoUser } from './session-user';
 
 /** The public fields of a connect-redis store that a renewing read needs. */
 interface ConnectRedisLike {
-  client: unknown;
   prefix: string;
   ttl: unknown;
   serializer: { parse(text: string): unknown };
@@ -23,49 +23,71 @@ interface ConnectRedisLike {
   disableTouch?: boolean;
 }
 
-/** A read that renews the TTL (`GETEX key EX ttl`), when the store is a connect-redis store with a fixed TTL. */
-function renewingRead(
-  store: SessionStore,
-): { redis: RedisConnection; store: ConnectRedisLike; ttl: number } | undefined {
+interface RenewingRead {
+  redis: RedisConnection;
+  store: ConnectRedisLike;
+  ttl: number;
+}
+
+/** A read that renews the TTL (`GETEX key EX ttl`), for a connect-redis store with a fixed TTL whose client is known. */
+function renewingRead(store: SessionStore, redis: RedisConnection | undefined): RenewingRead | undefined {
   const s = store as unknown as Partial<ConnectRedisLike>;
   if (
+    !redis ||
     typeof s.prefix !== 'string' ||
     typeof s.ttl !== 'number' ||
     !(s.ttl > 0) ||
     typeof s.serializer?.parse !== 'function' ||
     s.disableTTL === true ||
     s.disableTouch === true ||
-    typeof store.touch !== 'function' ||
-    !redisClientKind(s.client)
+    typeof store.touch !== 'function'
   ) {
     return undefined;
   }
-  return {
-    redis: connectRedis(s.client, 'guardSessionStore'),
-    store: s as ConnectRedisLike,
-    ttl: Math.ceil(s.ttl),
-  };
+  return { redis, store: s as ConnectRedisLike, ttl: Math.ceil(s.ttl) };
+}
+
+/**
+ * The Redis client behind a session store: the one the app names, or connect-redis 9's own `client`
+ * (connect-redis 7 and 8 keep only a wrapper, so their apps pass the client).
+ */
+export function sessionStoreRedis(store: SessionStore, client: unknown): RedisConnection | undefined {
+  if (client !== undefined) return connectRedis(client, 'guardSessionStore');
+  const own = (store as { client?: unknown }).client;
+  return redisClientKind(own) ? connectRedis(own, 'guardSessionStore') : undefined;
+}
+
+/** What the guard needs from kakaoAuth. */
+export interface GuardOptions {
+  markers: MarkerStore;
+  sessionKey: string;
+  /** The session store's Redis, for the renewing read and readiness (undefined when not known). */
+  redis: RedisConnection | undefined;
+  /** Ends the Kakao login of a session someone else destroys. */
+  onDestroyed: (user: StoredKakaoUser, sessionId: string) => Promise<void>;
 }
 
 type Callback = (err?: unknown) => void;
 
-/** The store behind a guard, so the login start can ask whether it is connected. */
+/** The store behind a guard. */
 export const GUARDED_INNER = Symbol('kakao-login-express.guardedStore');
 
 class GuardedStore extends session.Store {
   readonly [GUARDED_INNER]: SessionStore;
-  private readonly renewing: ReturnType<typeof renewingRead>;
+  /** The session store's Redis, for readiness (undefined when not known). */
+  readonly redis: RedisConnection | undefined;
+  private readonly renewing: RenewingRead | undefined;
 
   constructor(
     inner: SessionStore,
-    private readonly markers: MarkerStore,
-    private readonly sessionKey: string,
+    private readonly options: GuardOptions,
   ) {
     super();
     this[GUARDED_INNER] = inner;
+    this.redis = options.redis;
+    this.renewing = renewingRead(inner, options.redis);
     // express-session serves requests without a session while its store reports a disconnect.
     for (const event of ['connect', 'disconnect'] as const) inner.on?.(event, () => this.emit(event));
-    this.renewing = renewingRead(inner);
     if (typeof inner.touch === 'function') {
       this.touch = (sid, sess, cb) => {
         // Already renewed by the read, unless the cookie's own expiry decides the TTL.
@@ -96,20 +118,36 @@ class GuardedStore extends session.Store {
   }
 
   override destroy(sid: string, callback?: Callback): void {
-    this[GUARDED_INNER].destroy(sid, callback ?? noop);
+    const inner = this[GUARDED_INNER];
+    const done = callback ?? noop;
+    if (OWN_DESTROYS.has(sid)) {
+      inner.destroy(sid, done);
+      return;
+    }
+    // Someone else ends this session: if it was a Kakao login, its tokens go too, now rather than
+    // when their TTL runs out.
+    inner.get(sid, (err, data) => {
+      const user = err
+        ? undefined
+        : (data as Record<string, unknown> | null | undefined)?.[this.options.sessionKey];
+      const ended = isKakaoSessionUser(user)
+        ? this.options.onDestroyed(user, sid).catch(() => undefined)
+        : Promise.resolve();
+      void ended.then(() => inner.destroy(sid, done));
+    });
   }
 
   override set(sid: string, data: SessionData, callback?: Callback): void {
     const inner = this[GUARDED_INNER];
     const done = callback ?? noop;
-    const user = (data as unknown as Record<string, unknown>)[this.sessionKey];
+    const user = (data as unknown as Record<string, unknown>)[this.options.sessionKey];
     const req = (data as unknown as { req?: Record<symbol, unknown> }).req;
     // Only a write of a logged-in Kakao session can resurrect one; the login's own write is exempt.
     if (!isKakaoSessionUser(user) || req?.[FRESH_LOGIN] === true) {
       inner.set(sid, data, done);
       return;
     }
-    this.markers.has(markerNames.endedSession({ userId: user.id, sessionId: sid })).then(
+    this.options.markers.has(markerNames.endedSession({ userId: user.id, sessionId: sid })).then(
       (ended) => (ended ? done() : inner.set(sid, data, done)),
       (err: unknown) => done(err),
     );
@@ -118,10 +156,10 @@ class GuardedStore extends session.Store {
 
 function noop(): void {}
 
-/**
- * Wraps `store` so that a session ended by logout, unlink or the webhook cannot be written back.
- * @throws TypeError (`ERR_INVALID_ARG_VALUE`) when `store` is not an express-session store.
- */
-export function guardStore(store: SessionStore, markers: MarkerStore, sessionKey: string): SessionStore {
-  return new GuardedStore(store, markers, sessionKey);
+/** Wraps `store` so that a session ended by logout, unlink or the webhook cannot be written back. */
+export function guardStore(
+  store: SessionStore,
+  options: GuardOptions,
+): SessionStore & { readonly redis: RedisConnection | undefined } {
+  return new GuardedStore(store, options);
 }

@@ -14,6 +14,12 @@ type SessionBag = Session & Record<string, unknown>;
 /** A Kakao user as kakaoAuth stores it: always with its login time. */
 export type StoredKakaoUser = KakaoSessionUser & { authTime: number };
 
+/**
+ * Sessions kakaoAuth destroys itself (logout, a login's regeneration): it ends their logins already, so
+ * the session guard need not look them up first.
+ */
+export const OWN_DESTROYS = new Set<string>();
+
 /** Marks the request whose session write is the login itself (the session guard lets it through). */
 export const FRESH_LOGIN = Symbol('kakao-login-express.freshLogin');
 
@@ -69,8 +75,16 @@ export async function establishLogin(
   if (!req.session) throw new KakaoSessionError('No session: mount express-session before kakaoAuth');
   const previous = sessionUser(req, sessionKey);
   const previousKey = previous && { userId: previous.id, sessionId: req.sessionID };
-  if (sessionWasLoaded(req))
-    await promised((done) => req.session.regenerate(done), 'The session could not be renewed');
+  if (sessionWasLoaded(req)) {
+    // The caller ends the previous login itself; the guard need not look the old session up.
+    const old = req.sessionID;
+    OWN_DESTROYS.add(old);
+    try {
+      await promised((done) => req.session.regenerate(done), 'The session could not be renewed');
+    } finally {
+      OWN_DESTROYS.delete(old);
+    }
+  }
   (req.session as SessionBag)[sessionKey] = user;
   req.user = user as unknown as Express.User;
   (req as unknown as Record<symbol, boolean>)[FRESH_LOGIN] = true;

@@ -129,6 +129,10 @@ const CLIENT_HINT =
  * @throws TypeError (`ERR_INVALID_ARG_VALUE`) when `client` is not a Redis client this library speaks.
  */
 export function connectRedis(client: unknown, what: string): RedisConnection {
+  return observed(client as object, plainConnection(client, what));
+}
+
+function plainConnection(client: unknown, what: string): RedisConnection {
   const kind = redisClientKind(client);
   switch (kind) {
     case 'ioredis':
@@ -149,6 +153,64 @@ export function connectRedis(client: unknown, what: string): RedisConnection {
     default:
       throw configError(`${what}: "client" must be ${CLIENT_HINT}.`);
   }
+}
+
+/** How long a Redis that failed a command counts as down (unless a command succeeds first). */
+const DOWN_AFTER_FAILURE_MS = 5000;
+const REPLY_ERRORS = new Set(['ReplyError', 'ErrorReply', 'SimpleError', 'BlobError']);
+
+interface Health {
+  failedAt: number;
+  succeededAt: number;
+}
+
+/** One health record per client, shared by every store and guard that uses it. */
+const healthOf = new WeakMap<object, Health>();
+
+/** A failure that says Redis is unreachable or silent (a timeout, a closed connection), not a refused command. */
+function isConnectionFailure(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (REPLY_ERRORS.has(err.name) || REPLY_ERRORS.has(err.constructor?.name ?? '')) return false;
+  return !/^(NOSCRIPT|ERR|WRONGTYPE|NOREPLICAS|READONLY|MOVED|ASK|CROSSSLOT|LOADING|BUSY)\b/.test(
+    err.message,
+  );
+}
+
+/**
+ * Adds what the client itself cannot know to its readiness: a client says "ready" while Redis is stopped
+ * or unreachable behind a half-open connection, until a command times out. A command that failed that
+ * way (any request's) marks the client down for a few seconds, or until a command succeeds again.
+ */
+function observed(client: object, connection: RedisConnection): RedisConnection {
+  let health = healthOf.get(client);
+  if (!health) {
+    health = { failedAt: 0, succeededAt: 0 };
+    healthOf.set(client, health);
+  }
+  const state = health;
+  const observe = <T>(result: Promise<T>): Promise<T> =>
+    result.then(
+      (value) => {
+        state.succeededAt = Date.now();
+        return value;
+      },
+      (err: unknown) => {
+        if (isConnectionFailure(err)) state.failedAt = Date.now();
+        throw err;
+      },
+    );
+  return {
+    kind: connection.kind,
+    knownReplicas: () => connection.knownReplicas(),
+    isReady() {
+      const down = state.failedAt > state.succeededAt && Date.now() - state.failedAt < DOWN_AFTER_FAILURE_MS;
+      return connection.isReady() && !down;
+    },
+    command: (args, key) => observe(connection.command(args, key)),
+    script: (script, keys, args) => observe(connection.script(script, keys, args)),
+    scriptThenWait: (script, keys, args, replicas, timeoutMs) =>
+      observe(connection.scriptThenWait(script, keys, args, replicas, timeoutMs)),
+  };
 }
 
 function isNoScript(err: unknown): boolean {
