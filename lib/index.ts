@@ -19,7 +19,7 @@ export type {
   KakaoVerifyCallback,
   KakaoVerifyFunction,
   KakaoVerifyFunctionWithRequest,
-} from './strategy';
+} from './strategy-types';
 export { LOGIN_FAILURE_MESSAGES } from './login-failures';
 export type { KakaoLoginFailure, KakaoLoginFailureCode } from './login-failures';
 export type { KakaoPrompt } from './config';

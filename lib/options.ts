@@ -361,3 +361,21 @@ function rejectOidcOptions(options: KakaoStrategyOptionsBase): undefined {
   }
   return undefined;
 }
+
+/** The verify callback: a function, and not passport-kakao's 4-argument form (it lacks `tokens`). */
+export function checkVerify(verify: unknown, withRequest: boolean): void {
+  if (typeof verify !== 'function') {
+    throw configError('KakaoStrategy: a verify callback is required: new KakaoStrategy(options, verify).');
+  }
+  if (verify.length === (withRequest ? 5 : 4)) {
+    const args = withRequest
+      ? '(req, accessToken, refreshToken, profile, done)'
+      : '(accessToken, refreshToken, profile, done)';
+    const ours = withRequest
+      ? '(req, accessToken, refreshToken, tokens, profile, done)'
+      : '(accessToken, refreshToken, tokens, profile, done)';
+    throw configError(
+      `KakaoStrategy: the verify callback takes ${verify.length} arguments ${args}, passport-kakao's form. This strategy calls verify${ours}: add a "tokens" parameter before "profile" (it holds Kakao's token response).`,
+    );
+  }
+}

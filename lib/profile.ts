@@ -212,3 +212,23 @@ function assign<K extends 'kakaoName' | 'ageRange' | 'birthday' | 'birthyear' | 
 ): void {
   if (value !== undefined) target[key] = value;
 }
+
+/**
+ * The profile in OpenID Connect mode: Kakao's `/v2/user/me` answer, completed with the verified
+ * claims (`nickname`, `picture` fill gaps; the claims are kept whole in `idTokenClaims`).
+ */
+export function withIdTokenClaims(
+  profile: KakaoProfile,
+  claims: IdTokenClaims,
+  issuer: string,
+): KakaoProfile {
+  const nickname = profile.nickname ?? (typeof claims.nickname === 'string' ? claims.nickname : undefined);
+  const image = profile.image ?? (typeof claims.picture === 'string' ? claims.picture : undefined);
+  return {
+    ...profile,
+    issuer,
+    idTokenClaims: claims,
+    ...(nickname !== undefined && { nickname, displayName: profile.displayName ?? nickname }),
+    ...(image !== undefined && { image }),
+  };
+}

@@ -44,3 +44,15 @@ export function loginEvidence(
     cookie,
   };
 }
+
+/** `Sec-Fetch-Dest` of a top-level navigation: not an image, script or frame of another page. */
+const NAVIGATION_DESTINATIONS = new Set(['document']);
+
+/** Only a top-level navigation may start a login; requests without fetch metadata (old browsers, curl) may too. */
+export function isNavigation(req: Request): boolean {
+  const mode = req.headers['sec-fetch-mode'];
+  const dest = req.headers['sec-fetch-dest'];
+  if (mode !== undefined && mode !== 'navigate') return false;
+  if (dest !== undefined && !NAVIGATION_DESTINATIONS.has(String(dest))) return false;
+  return true;
+}

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import passport from 'passport';
 import { buildAuthorizeUrl } from './kakao-urls';
 import { parseCallbackParams } from './callback-params';
-import { configError, parsePrompt, parseScopes, parseTags } from './config';
+import { parsePrompt, parseScopes, parseTags } from './config';
 import { diagnoseLoginStart, diagnoseSessionLoss } from './diagnostics';
 import { IdTokenError, KakaoTokenError, TokenKeyUnknownError, TokenStoreError, isKakaoError } from './errors';
 import type { IdTokenClaims } from './id-token';
@@ -14,19 +14,29 @@ import {
   type KakaoLoginFailure,
   type KakaoLoginFailureCode,
 } from './login-failures';
+import { checkVerify, parseLoginHint, resolveStrategyOptions, type ResolvedStrategyOptions } from './options';
 import {
-  parseLoginHint,
-  resolveStrategyOptions,
-  type KakaoStrategyOptionsBase,
-  type ResolvedStrategyOptions,
-} from './options';
+  LOGIN_STARTED_AT,
+  LOGIN_TOKENS,
+  MANAGE,
+  MANAGED,
+  RESOLVED,
+  type KakaoAuthenticateOptions,
+  type KakaoStrategyOptions,
+  type KakaoStrategyOptionsWithRequest,
+  type KakaoTokenSet,
+  type KakaoVerifyCallback,
+  type KakaoVerifyFunction,
+  type KakaoVerifyFunctionWithRequest,
+  type ManagedStrategySupport,
+} from './strategy-types';
 import { pkceChallenge } from './pkce';
-import { parseProfile, type KakaoProfile } from './profile';
-import { loginEvidence, sessionCookieEvidence } from './request-evidence';
+import { parseProfile, withIdTokenClaims, type KakaoProfile } from './profile';
+import { isNavigation, loginEvidence, sessionCookieEvidence } from './request-evidence';
 import { sanitizeReturnTo } from './return-to';
-import { markerNames, type MarkerStore } from './stores/contracts';
+import { markerNames } from './stores/contracts';
 import { MemoryMarkers } from './stores/memory-token-store';
-import { createTokenCipher, generateKeyRing, type TokenCipher } from './token-cipher';
+import { createTokenCipher, generateKeyRing } from './token-cipher';
 import {
   clearTransactionCookie,
   cookieBytes,
@@ -45,89 +55,6 @@ import {
   transactionsToEvict,
   type LoginTransaction,
 } from './transactions';
-
-export type { KakaoStrategyOptionsBase } from './options';
-
-/** The token response handed to the verify callback. */
-export type KakaoTokenSet = Readonly<KakaoTokenResponse>;
-
-/** Passport's `done` for the verify callback. */
-export type KakaoVerifyCallback = (err?: unknown, user?: Express.User | false, info?: object) => void;
-
-/** Verify callback without the request: `(accessToken, refreshToken, tokens, profile, done)`. */
-export type KakaoVerifyFunction = (
-  accessToken: string,
-  refreshToken: string,
-  tokens: KakaoTokenSet,
-  profile: KakaoProfile,
-  done: KakaoVerifyCallback,
-) => void;
-
-/** Verify callback with the request first (`passReqToCallback: true`). */
-export type KakaoVerifyFunctionWithRequest = (
-  req: Request,
-  accessToken: string,
-  refreshToken: string,
-  tokens: KakaoTokenSet,
-  profile: KakaoProfile,
-  done: KakaoVerifyCallback,
-) => void;
-
-/** Options for a verify callback without the request. */
-export interface KakaoStrategyOptions extends KakaoStrategyOptionsBase {
-  passReqToCallback?: false;
-}
-
-/** Options for a verify callback that receives the request first. */
-export interface KakaoStrategyOptionsWithRequest extends KakaoStrategyOptionsBase {
-  passReqToCallback: true;
-}
-
-/** Per-request options of `passport.authenticate('kakao', { … })`. */
-export interface KakaoAuthenticateOptions {
-  scope?: string | readonly string[];
-  prompt?: string | readonly string[];
-  loginHint?: string;
-  serviceTerms?: string | readonly string[];
-  /** Where to go after login; only same-origin relative paths are kept, anything else becomes `/`. */
-  returnTo?: string;
-  /** `true`: handle as the callback, `false`: start a login. Default: decided by the request path. */
-  callback?: boolean;
-}
-
-declare module 'passport' {
-  // Lets `passport.authenticate('kakao', { returnTo, loginHint, serviceTerms })` type-check.
-  interface AuthenticateOptions {
-    returnTo?: string | undefined;
-    loginHint?: string | undefined;
-    serviceTerms?: string | readonly string[] | undefined;
-    callback?: boolean | undefined;
-  }
-}
-
-/** What kakaoAuth hands a strategy it manages (internal). */
-export interface ManagedStrategySupport {
-  transactionCipher: TokenCipher;
-  stateStore: MarkerStore;
-  /** Whether the stores the callback needs are connected (read from client state, no round trip). */
-  ready: () => boolean;
-}
-
-/** Internal: kakaoAuth supplies the transaction key and the state store through this method name. */
-export const MANAGE = Symbol('kakao-login-express.manageStrategy');
-/** Internal: marks options of a strategy kakaoAuth builds (it then supplies the transaction key). */
-export const MANAGED = Symbol('kakao-login-express.managedOptions');
-/**
- * Internal: the token response rides on the success info under this key, invisible to JSON and to
- * Passport's own `authInfo` handling, so kakaoAuth can store it whatever the verify callback does.
- */
-export const LOGIN_TOKENS = Symbol('kakao-login-express.loginTokens');
-/** Internal: when the login's transaction was created (epoch ms), on the success info like the tokens. */
-export const LOGIN_STARTED_AT = Symbol('kakao-login-express.loginStartedAt');
-/** Internal: the strategy's resolved options, for kakaoAuth. */
-export const RESOLVED = Symbol('kakao-login-express.strategyOptions');
-
-const NAVIGATION_DESTINATIONS = new Set(['document']);
 
 /**
  * Passport strategy for Kakao Login (name `kakao`): the authorization-code flow with PKCE (S256) and a
@@ -477,7 +404,7 @@ export class KakaoStrategy extends passport.Strategy {
         this.reject(req, 'id_token_invalid', 401, 'id_token_sub_mismatch');
         return;
       }
-      profile = withClaims(profile, claims, o.issuer);
+      profile = withIdTokenClaims(profile, claims, o.issuer);
     }
     this.runVerify(req, tokens, profile, tx);
   }
@@ -532,46 +459,4 @@ export class KakaoStrategy extends passport.Strategy {
       : 'unexpected';
     this.o.logger({ level: 'error', event: 'login_failed', reason, ip: req.ip });
   }
-}
-
-/** Only a top-level navigation may start a login; requests without fetch metadata (old browsers, curl) may too. */
-function isNavigation(req: Request): boolean {
-  const mode = req.headers['sec-fetch-mode'];
-  const dest = req.headers['sec-fetch-dest'];
-  if (mode !== undefined && mode !== 'navigate') return false;
-  if (dest !== undefined && !NAVIGATION_DESTINATIONS.has(String(dest))) return false;
-  return true;
-}
-
-function checkVerify(verify: unknown, withRequest: boolean): void {
-  if (typeof verify !== 'function') {
-    throw configError('KakaoStrategy: a verify callback is required: new KakaoStrategy(options, verify).');
-  }
-  if (verify.length === (withRequest ? 5 : 4)) {
-    const args = withRequest
-      ? '(req, accessToken, refreshToken, profile, done)'
-      : '(accessToken, refreshToken, profile, done)';
-    const ours = withRequest
-      ? '(req, accessToken, refreshToken, tokens, profile, done)'
-      : '(accessToken, refreshToken, tokens, profile, done)';
-    throw configError(
-      `KakaoStrategy: the verify callback takes ${verify.length} arguments ${args}, passport-kakao's form. This strategy calls verify${ours}: add a "tokens" parameter before "profile" (it holds Kakao's token response).`,
-    );
-  }
-}
-
-/**
- * The profile in OpenID Connect mode: Kakao's `/v2/user/me` answer, completed with the verified
- * claims (`nickname`, `picture` fill gaps; the claims are kept whole in `idTokenClaims`).
- */
-function withClaims(profile: KakaoProfile, claims: IdTokenClaims, issuer: string): KakaoProfile {
-  const nickname = profile.nickname ?? (typeof claims.nickname === 'string' ? claims.nickname : undefined);
-  const image = profile.image ?? (typeof claims.picture === 'string' ? claims.picture : undefined);
-  return {
-    ...profile,
-    issuer,
-    idTokenClaims: claims,
-    ...(nickname !== undefined && { nickname, displayName: profile.displayName ?? nickname }),
-    ...(image !== undefined && { image }),
-  };
 }

@@ -11,7 +11,7 @@ import type { KakaoLoginFailure } from '../login-failures';
 import { sanitizeReturnTo } from '../return-to';
 import { OFFLINE_SESSION_ID } from '../stores/contracts';
 import { configError } from '../config';
-import { LOGIN_STARTED_AT, LOGIN_TOKENS, type KakaoTokenSet } from '../strategy';
+import { LOGIN_STARTED_AT, LOGIN_TOKENS, type KakaoTokenSet } from '../strategy-types';
 import type { TokenVault } from '../tokens';
 import type { AccountSessions } from './account-sessions';
 import { privateResponse } from './errors';

@@ -181,7 +181,7 @@ export async function typecheck(installed: Installed): Promise<CommandResult> {
 
 /** A started consumer server. */
 export interface RunningConsumer {
-  endpoints: { url: string; emulator: string };
+  endpoints: { url: string; emulator: string; emulatorToken: string };
   /** Everything the server printed so far (for failure messages). */
   output(): string;
   stop(): Promise<void>;
