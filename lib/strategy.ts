@@ -4,7 +4,7 @@ import { buildAuthorizeUrl } from './kakao-urls';
 import { parseCallbackParams } from './callback-params';
 import { parsePrompt, parseScopes, parseTags } from './config';
 import { diagnoseLoginStart, diagnoseSessionLoss } from './diagnostics';
-import { IdTokenError, KakaoTokenError, TokenKeyUnknownError, TokenStoreError, isKakaoError } from './errors';
+import { IdTokenError, KakaoTokenError, TokenStoreError, isKakaoError } from './errors';
 import type { IdTokenClaims } from './id-token';
 import { tokenErrorConfigurationHint, type KakaoClient } from './kakao-client';
 import type { KakaoTokenResponse } from './kakao-types';
@@ -37,24 +37,8 @@ import { sanitizeReturnTo } from './return-to';
 import { markerNames } from './stores/contracts';
 import { MemoryMarkers } from './stores/memory-token-store';
 import { createTokenCipher, generateKeyRing } from './token-cipher';
-import {
-  clearTransactionCookie,
-  cookieBytes,
-  possibleTransactionCookiePaths,
-  readTransactionCookies,
-  setTransactionCookie,
-  transactionCookiePath,
-} from './transaction-cookies';
-import {
-  checkTransaction,
-  createTransaction,
-  openTransaction,
-  sealTransaction,
-  stateDigest,
-  transactionCookieName,
-  transactionsToEvict,
-  type LoginTransaction,
-} from './transactions';
+import { issueTransactionCookie, takeTransactionCookie, transactionCookiePath } from './transaction-cookies';
+import { checkTransaction, createTransaction, stateDigest, type LoginTransaction } from './transactions';
 
 /**
  * Passport strategy for Kakao Login (name `kakao`): the authorization-code flow with PKCE (S256) and a
@@ -191,10 +175,7 @@ export class KakaoStrategy extends passport.Strategy {
       now: o.now(),
       cookiePath: transactionCookiePath(o.cookies, startPath, o.callbackPath),
     });
-    const name = transactionCookieName(o.cookies.base, tx.state);
-    const value = sealTransaction(support.transactionCipher, name, tx);
-    this.evictPending(req, res, support, cookieBytes(name, value), tx.cookiePath);
-    setTransactionCookie(res, o.cookies, name, value, tx.cookiePath);
+    issueTransactionCookie(req, res, support.transactionCipher, o.cookies, o.limits, tx);
     // With OIDC on in the console Kakao issues the ID token when no scope is sent; a scope that is
     // sent must include openid.
     const sent = o.idTokens && scope.length > 0 && !scope.includes('openid') ? ['openid', ...scope] : scope;
@@ -212,29 +193,6 @@ export class KakaoStrategy extends passport.Strategy {
         nonce: tx.nonce,
       }),
     );
-  }
-
-  /** Drops the oldest pending logins of this browser beyond the count and size bounds. */
-  private evictPending(
-    req: Request,
-    res: Response,
-    support: ManagedStrategySupport,
-    bytes: number,
-    path: string,
-  ): void {
-    const existing = readTransactionCookies(req, this.o.cookies).map(({ name, value }) => {
-      try {
-        const tx = openTransaction(support.transactionCipher, name, value);
-        return { name, bytes: cookieBytes(name, value), createdAt: tx.createdAt, path: tx.cookiePath };
-      } catch {
-        // Unreadable (tampered, another key): always dropped.
-        return { name, bytes: Infinity, createdAt: -1, path };
-      }
-    });
-    const evict = new Set(transactionsToEvict(existing, bytes, this.o.limits));
-    for (const cookie of existing) {
-      if (evict.has(cookie.name)) clearTransactionCookie(res, this.o.cookies, cookie.name, cookie.path);
-    }
   }
 
   private warnOnce(req: Request): void {
@@ -286,22 +244,23 @@ export class KakaoStrategy extends passport.Strategy {
   }
 
   /** Finds, clears and opens the callback's transaction cookie; fails the login when it cannot. */
-  private takeTransaction(
-    req: Request,
-    res: Response,
-    support: ManagedStrategySupport,
-    state: string,
-  ): LoginTransaction | undefined {
+  private takeTransaction(req: Request, res: Response, support: ManagedStrategySupport, state: string) {
     const o = this.o;
-    const name = transactionCookieName(o.cookies.base, state);
-    const cookies = readTransactionCookies(req, o.cookies);
-    const cookie = cookies.find((c) => c.name === name);
-    if (!cookie) {
-      if (cookies.length > 0) {
-        // Other logins of this browser are pending: this one was dropped for a newer one, or expired.
-        this.reject(req, 'login_expired', 401, 'transaction_missing');
-        return undefined;
-      }
+    const taken = takeTransactionCookie(
+      req,
+      res,
+      support.transactionCipher,
+      o.cookies,
+      o.callbackPath,
+      state,
+    );
+    if (taken.ok) {
+      const check = checkTransaction(taken.tx, state, o.now(), o.limits.ttlMs);
+      if (check === 'ok') return taken.tx;
+      this.reject(req, check === 'expired' ? 'login_expired' : 'state_mismatch', 401, check);
+      return undefined;
+    }
+    if (taken.reason === 'no_transaction_cookie') {
       const diagnosis = diagnoseSessionLoss(loginEvidence(req, o.callbackURL, o.cookies));
       o.logger({
         level: 'warn',
@@ -311,27 +270,13 @@ export class KakaoStrategy extends passport.Strategy {
         ip: req.ip,
       });
       this.reject(req, 'session_missing', 401);
-      return undefined;
+    } else if (taken.reason === 'transaction_missing') {
+      // Other logins of this browser are pending: this one was dropped for a newer one, or expired.
+      this.reject(req, 'login_expired', 401, taken.reason);
+    } else {
+      this.reject(req, 'state_mismatch', 401, taken.reason);
     }
-    let tx: LoginTransaction;
-    try {
-      tx = openTransaction(support.transactionCipher, name, cookie.value);
-    } catch (err) {
-      // The Path it was set with is inside the unreadable value: clear it at every Path it can have.
-      for (const path of possibleTransactionCookiePaths(o.cookies, o.callbackPath)) {
-        clearTransactionCookie(res, o.cookies, name, path);
-      }
-      const reason = err instanceof TokenKeyUnknownError ? 'transaction_key_unknown' : 'transaction_invalid';
-      this.reject(req, 'state_mismatch', 401, reason);
-      return undefined;
-    }
-    clearTransactionCookie(res, o.cookies, name, tx.cookiePath);
-    const check = checkTransaction(tx, state, o.now(), o.limits.ttlMs);
-    if (check !== 'ok') {
-      this.reject(req, check === 'expired' ? 'login_expired' : 'state_mismatch', 401, check);
-      return undefined;
-    }
-    return tx;
+    return undefined;
   }
 
   private async exchange(req: Request, code: string, tx: LoginTransaction): Promise<void> {

@@ -5,6 +5,16 @@
  */
 import type { Request, Response } from 'express';
 import { configError } from './config';
+import { TokenKeyUnknownError } from './errors';
+import type { TokenCipher } from './token-cipher';
+import {
+  openTransaction,
+  sealTransaction,
+  transactionCookieName,
+  transactionsToEvict,
+  type LoginTransaction,
+  type TransactionLimits,
+} from './transactions';
 
 /** Where the cookies of one strategy live. */
 export interface TransactionCookieConfig {
@@ -124,4 +134,75 @@ export function clearTransactionCookie(
     path,
     expires: new Date(0),
   });
+}
+
+/**
+ * Seals a new transaction into its cookie and drops the oldest pending ones of this browser beyond the
+ * count and size bounds (unreadable ones always go).
+ */
+export function issueTransactionCookie(
+  req: Request,
+  res: Response,
+  cipher: TokenCipher,
+  config: TransactionCookieConfig,
+  limits: TransactionLimits,
+  tx: LoginTransaction,
+): void {
+  const name = transactionCookieName(config.base, tx.state);
+  const value = sealTransaction(cipher, name, tx);
+  const existing = readTransactionCookies(req, config).map(({ name: other, value: sealed }) => {
+    try {
+      const pending = openTransaction(cipher, other, sealed);
+      return {
+        name: other,
+        bytes: cookieBytes(other, sealed),
+        createdAt: pending.createdAt,
+        path: pending.cookiePath,
+      };
+    } catch {
+      return { name: other, bytes: Infinity, createdAt: -1, path: tx.cookiePath };
+    }
+  });
+  const evict = new Set(transactionsToEvict(existing, cookieBytes(name, value), limits));
+  for (const cookie of existing) {
+    if (evict.has(cookie.name)) clearTransactionCookie(res, config, cookie.name, cookie.path);
+  }
+  setTransactionCookie(res, config, name, value, tx.cookiePath);
+}
+
+/** The callback's transaction, or why there is none. Its cookie is cleared in every case it exists. */
+export type TakenTransaction =
+  | { ok: true; tx: LoginTransaction }
+  | {
+      ok: false;
+      reason:
+        'no_transaction_cookie' | 'transaction_missing' | 'transaction_invalid' | 'transaction_key_unknown';
+    };
+
+export function takeTransactionCookie(
+  req: Request,
+  res: Response,
+  cipher: TokenCipher,
+  config: TransactionCookieConfig,
+  callbackPath: string,
+  state: string,
+): TakenTransaction {
+  const name = transactionCookieName(config.base, state);
+  const cookies = readTransactionCookies(req, config);
+  const cookie = cookies.find((c) => c.name === name);
+  if (!cookie)
+    return { ok: false, reason: cookies.length > 0 ? 'transaction_missing' : 'no_transaction_cookie' };
+  try {
+    const tx = openTransaction(cipher, name, cookie.value);
+    clearTransactionCookie(res, config, name, tx.cookiePath);
+    return { ok: true, tx };
+  } catch (err) {
+    // The Path it was set with is inside the unreadable value: clear it at every Path it can have.
+    for (const path of possibleTransactionCookiePaths(config, callbackPath))
+      clearTransactionCookie(res, config, name, path);
+    return {
+      ok: false,
+      reason: err instanceof TokenKeyUnknownError ? 'transaction_key_unknown' : 'transaction_invalid',
+    };
+  }
 }
