@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { RedisStore } from 'connect-redis';
+import { RedisStore } from 'connect-redis-8';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
