@@ -258,6 +258,7 @@ function createIoRedis(settings: RedisSettings, logger: KakaoLogger): AppRedis {
  */
 export function fromIoRedis(client: Redis | Cluster, topology: RedisTopology = 'single'): AppRedis {
   let closed = false;
+  let closing: Promise<void> | undefined;
   const state = (): RedisState => {
     const status = client.status;
     if (closed || status === 'end' || status === 'disconnecting') return 'closed';
@@ -287,10 +288,14 @@ export function fromIoRedis(client: Redis | Cluster, topology: RedisTopology = '
       return ok ? state() : client instanceof Cluster ? 'degraded' : 'reconnecting';
     },
     sessionStore: ({ prefix, ttlSeconds }) => new IoRedisSessionStore({ client, prefix, ttl: ttlSeconds }),
-    async close() {
+    close() {
+      if (closing) return closing;
       closed = true;
-      await client.quit().catch(() => {});
-      client.disconnect();
+      closing = (async () => {
+        await client.quit().catch(() => {});
+        client.disconnect();
+      })();
+      return closing;
     },
   };
 }
@@ -359,6 +364,7 @@ function createNodeRedis(settings: RedisSettings, logger: KakaoLogger): AppRedis
   client.on('ready', outages.ready);
   let connected = false;
   let closed = false;
+  let closing: Promise<void> | undefined;
   // node-redis rejects connect() when the first attempt fails: retry in the background, as ioredis
   // does, so that an app started before its Redis recovers by itself.
   const connect = () => {
@@ -390,10 +396,14 @@ function createNodeRedis(settings: RedisSettings, logger: KakaoLogger): AppRedis
       return (await withTimeout(ping(), timeoutMs)) ? state() : 'reconnecting';
     },
     sessionStore: ({ prefix, ttlSeconds }) => new NodeRedisSessionStore({ client, prefix, ttl: ttlSeconds }),
-    async close() {
+    close() {
+      if (closing) return closing;
       closed = true;
-      await withTimeout(client.close(), 2000);
-      if (client.isOpen) client.destroy();
+      closing = (async () => {
+        await withTimeout(client.close(), 2000);
+        if (client.isOpen) client.destroy();
+      })();
+      return closing;
     },
   };
 }

@@ -82,6 +82,10 @@ export interface FailoverResult {
   /** Refresh locks still held after the failover checks, and the longest remaining TTL. */
   orphanedLocks: number;
   orphanedLockMaxTtlMs: number;
+  /** The apps' log lines other than the expected outage events (first 20, deduplicated). */
+  appLog: string[];
+  /** Requests resent once because a kept-alive connection was reset as it was reused. */
+  connectionResets: number;
 }
 
 /**
@@ -192,6 +196,7 @@ async function run(
   const appOf = (name: 'a' | 'b') => (name === 'a' ? a : b);
 
   const exchanges: Exchange[] = [];
+  let connectionResets = 0;
   let phase: Exchange['phase'] = 'load';
   const call = async (
     browser: Browser | undefined,
@@ -201,13 +206,26 @@ async function run(
   ): Promise<Reply> => {
     const timeoutMs = route === 'healthz' ? HEALTHZ_TIMEOUT_MS : CLIENT_TIMEOUT_MS;
     const startedAt = Date.now();
-    let reply: Reply;
-    try {
-      const res = await fetch(`${appOf(app).url}${path}`, {
+    const signal = AbortSignal.timeout(timeoutMs);
+    const send = () =>
+      fetch(`${appOf(app).url}${path}`, {
         redirect: 'manual',
         headers: browser?.cookie ? { cookie: `kle.sid=${browser.cookie}`, accept: 'application/json' } : {},
-        signal: AbortSignal.timeout(timeoutMs),
+        signal,
       });
+    let reply: Reply;
+    try {
+      let res: Response;
+      try {
+        res = await send();
+      } catch (error) {
+        // A kept-alive socket that the server closed as it was reused: browsers resend a GET on a
+        // fresh connection, so does this client (counted; the retry's outcome is what counts).
+        const code = (error as { cause?: { code?: unknown } }).cause?.code;
+        if (!(code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') || signal.aborted) throw error;
+        connectionResets++;
+        res = await send();
+      }
       const body = await res.text();
       for (const line of res.headers.getSetCookie()) {
         const match = /^kle\.sid=([^;]*)/.exec(line);
@@ -501,7 +519,21 @@ async function run(
     finalHealth.push(`${reply.status} ${reply.body}`);
   }
   const restarts = apps.filter((app, i) => app.exited() || app.pid !== pids[i]).length;
-
+  // What the apps logged besides the expected outage events (unexpected errors, stack traces),
+  // without timestamps, counted.
+  const logCounts = new Map<string, number>();
+  for (const line of apps.flatMap((app) => app.output().split('\n'))) {
+    const text = line.replace(/"time":"[^"]*",/, '').trim();
+    if (text === '' || /^(development:|warning \(|listening on )/.test(text)) continue;
+    if (
+      /"event":"(redis_unavailable|redis_recovered|request_failed|session_ended|login_start_failed)"/.test(
+        text,
+      )
+    )
+      continue;
+    logCounts.set(text.slice(0, 300), (logCounts.get(text.slice(0, 300)) ?? 0) + 1);
+  }
+  const appLog = [...logCounts].slice(0, 20).map(([text, n]) => `${n}× ${text}`);
   return summarize({
     topology: topology.name,
     exchanges,
@@ -519,6 +551,8 @@ async function run(
     rotationToKillMs: killedAt - rotatedAt,
     orphanedLocks: orphanedLocks.length,
     orphanedLockMaxTtlMs: Math.max(0, ...orphanedLocks.map((k) => k.pttl)),
+    appLog,
+    connectionResets,
   });
 }
 
@@ -548,6 +582,8 @@ function summarize(input: {
   rotationToKillMs: number;
   orphanedLocks: number;
   orphanedLockMaxTtlMs: number;
+  appLog: string[];
+  connectionResets: number;
 }): FailoverResult {
   const { exchanges, killedAt } = input;
   const count = (list: Exchange[]) => {
@@ -601,6 +637,8 @@ function summarize(input: {
     rotationToKillMs: input.rotationToKillMs,
     orphanedLocks: input.orphanedLocks,
     orphanedLockMaxTtlMs: input.orphanedLockMaxTtlMs,
+    appLog: input.appLog,
+    connectionResets: input.connectionResets,
   };
 }
 
@@ -631,6 +669,7 @@ export function resultLine(result: FailoverResult): string {
     rotationToKillMs: result.rotationToKillMs,
     orphanedLocks: result.orphanedLocks,
     orphanedLockMaxTtlMs: result.orphanedLockMaxTtlMs,
+    connectionResets: result.connectionResets,
   };
   return `FAILOVER_RESULT ${JSON.stringify(figures)}`;
 }
