@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { RedisStore } from 'connect-redis';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
-import { Redis, type RedisOptions } from 'ioredis';
 import {
   MemoryTokenStore,
   RedisTokenStore,
@@ -18,50 +16,27 @@ import {
   type KakaoSessionUser,
 } from 'kakao-login-express';
 import type { AppConfig } from './config';
+import type { AppRedis } from './redis';
 import { errorPage, homePage } from './views';
 
-/**
- * ioredis options that make a Redis outage fail fast (503 within about a second) instead of
- * queueing commands for tens of seconds, while reconnecting in the background.
- */
-export const FAIL_FAST_REDIS_OPTIONS: Readonly<RedisOptions> = Object.freeze({
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 1,
-  commandTimeout: 800,
-  connectTimeout: 2000,
-  enableReadyCheck: true,
-  enableAutoPipelining: true,
-  retryStrategy: (times: number) => Math.min(times * 200, 2000),
-});
-
-/** Creates the app's Redis client; errors are reported by /healthz and as 503s, never thrown unhandled. */
-export function createRedisClient(url: string, logger: KakaoLogger = consoleLogger): Redis {
-  const client = new Redis(url, { ...FAIL_FAST_REDIS_OPTIONS, lazyConnect: false });
-  let down = false;
-  client.on('error', () => {
-    if (!down) logger({ level: 'error', event: 'redis_unavailable', reason: 'connection' });
-    down = true;
-  });
-  client.on('ready', () => {
-    if (down) logger({ level: 'info', event: 'redis_recovered' });
-    down = false;
-  });
-  return client;
-}
+export { FAIL_FAST_REDIS_OPTIONS } from './redis';
 
 /** What {@link createApp} needs besides the configuration. */
 export interface CreateAppOptions {
   config: AppConfig;
   /** The redirect URI actually used (KAKAO_CALLBACK_URL or derived from the real port). */
   callbackURL: string;
-  /** The Redis client when REDIS_URL is set. */
-  redis?: Redis;
+  /** The Redis connection when REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES is set (see redis.ts). */
+  redis?: AppRedis;
   /** The emulator's origin in demo mode (shown on the page, allowed for images). */
   emulatorUrl?: string;
   logger?: KakaoLogger;
   /** Test and benchmark hooks (e.g. an injected clock); production leaves this unset. */
   overrides?: Partial<KakaoAuthOptionsWithStrategyOptions>;
 }
+
+/** Whatever client RedisTokenStore takes; redis.ts builds the one for the configured library. */
+type TokenStoreClient = ConstructorParameters<typeof RedisTokenStore>[0]['client'];
 
 /** Longest URL accepted on the auth routes. */
 const MAX_AUTH_URL_LENGTH = 4096;
@@ -118,7 +93,9 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
     kakaoAccountLogoutRedirectURL: `${new URL(callbackURL).origin}/logout/kakao/callback`,
     ...(config.adminKey !== undefined &&
       config.appId !== undefined && { adminKey: config.adminKey, appId: config.appId }),
-    tokenStore: redis ? new RedisTokenStore({ client: redis, prefix: 'kle:' }) : new MemoryTokenStore(),
+    tokenStore: redis
+      ? new RedisTokenStore({ client: redis.client as TokenStoreClient, prefix: 'kle:' })
+      : new MemoryTokenStore(),
     tokenCipher: createTokenCipher({ keys: config.tokenKeys }),
     logger,
     renderError: (_req, res, error) => {
@@ -127,12 +104,13 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
     ...options.overrides,
   });
 
-  // A session ended by logout or unlink cannot be written back by a request still holding it (R67).
-  // The client goes along because connect-redis 8 does not expose it: the guard then renews the idle
-  // TTL while it reads (one Redis command per request) and the login start sees a Redis outage.
+  // A session ended by logout or unlink cannot be written back by a request still holding it.
+  // The client goes along because connect-redis 8 (the ioredis store) does not expose it: the guard
+  // then renews the idle TTL while it reads (one Redis command per request) and the login start sees a
+  // Redis outage.
   const sessionStore = redis
-    ? auth.guardSessionStore(new RedisStore({ client: redis, prefix: 'kle:sess:', ttl: IDLE_TIMEOUT_SECONDS }), {
-        client: redis,
+    ? auth.guardSessionStore(redis.sessionStore({ prefix: 'kle:sess:', ttlSeconds: IDLE_TIMEOUT_SECONDS }), {
+        client: redis.client as TokenStoreClient,
       })
     : auth.guardSessionStore(new session.MemoryStore());
   app.use(
@@ -194,19 +172,18 @@ export function createApp(options: CreateAppOptions): { app: express.Express; au
       });
   });
 
+  // { ok, redis, topology }: 503 unless every master the app writes to answered PING within 900 ms.
   app.get('/healthz', (_req: Request, res: Response) => {
     res.set('Cache-Control', 'no-store');
     if (!redis) {
       res.json({ ok: true });
       return;
     }
-    const timer = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error('timeout')), 900).unref(),
-    );
-    Promise.race([redis.ping(), timer]).then(
-      () => res.json({ ok: true }),
-      () => res.status(503).set('Retry-After', '5').json({ ok: false, redis: 'unavailable' }),
-    );
+    void redis.check(900).then((state) => {
+      const body = { ok: state === 'ready', redis: state, topology: redis.topology };
+      if (body.ok) res.json(body);
+      else res.status(503).set('Retry-After', '5').json(body);
+    });
   });
 
   app.use((req: Request, res: Response) => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { generateKeyRing, parseKeyRing, type TokenCipherKey } from 'kakao-login-express';
+import { parseRedisSettings, type RedisSettings } from './redis';
 
 /** The example app's configuration, read from the environment (see example-app-contract.md). */
 export interface AppConfig {
@@ -12,13 +13,15 @@ export interface AppConfig {
   clientSecret: string | undefined;
   /** Explicit KAKAO_CALLBACK_URL; undefined means http://localhost:<real port>/auth/kakao/callback. */
   callbackURL: string | undefined;
+  /** Consent items sent as `scope` on every login; empty (KAKAO_SCOPES unset) = no `scope` parameter. */
   scopes: string[];
   oidc: boolean;
   authOrigin: string;
   apiOrigin: string;
   adminKey: string | undefined;
   appId: string | undefined;
-  redisUrl: string | undefined;
+  /** Where sessions and tokens live (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES); undefined = memory. */
+  redis: RedisSettings | undefined;
   sessionSecrets: string[];
   tokenKeys: TokenCipherKey[];
   /** Which secrets were generated because none were configured (development only). */
@@ -75,12 +78,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     }
   }
 
+  const redis = parseRedisSettings(env, problems);
   if (production) {
     if (!clientID)
       problems.push('KAKAO_CLIENT_ID is required in production: the REST API key from Kakao Developers.');
-    if (!env.REDIS_URL)
+    if (!redis && !problems.some((p) => p.startsWith('REDIS_')))
       problems.push(
-        'REDIS_URL is required in production (redis://… or rediss://…): sessions and tokens live in Redis.',
+        'A Redis is required in production: REDIS_URL (redis://… or rediss://…), REDIS_SENTINELS (host:port,… of the Sentinels) or REDIS_CLUSTER_NODES (host:port,… of some Cluster nodes). Sessions and tokens live there.',
       );
     if (!env.SESSION_SECRET) {
       problems.push(
@@ -132,7 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): AppConfig {
     apiOrigin: env.KAKAO_API_ORIGIN?.trim() || 'https://kapi.kakao.com',
     adminKey: env.KAKAO_ADMIN_KEY || undefined,
     appId: env.KAKAO_APP_ID?.trim() || undefined,
-    redisUrl: env.REDIS_URL || undefined,
+    redis,
     sessionSecrets: sessionSecrets.length > 0 ? sessionSecrets : [randomBytes(32).toString('base64url')],
     tokenKeys: tokenKeys.length > 0 ? tokenKeys : generateKeyRing(),
     generated: { sessionSecret: sessionSecrets.length === 0, tokenKeys: tokenKeys.length === 0 },

@@ -1,6 +1,5 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
 import {
   consoleLogger,
   startupWarnings,
@@ -9,8 +8,9 @@ import {
   type KakaoLogger,
 } from 'kakao-login-express';
 import { createKakaoEmulator, type KakaoEmulator } from 'kakao-login-express/testing';
-import { createApp, createRedisClient } from './app';
+import { createApp } from './app';
 import { ConfigError, loadConfig, type AppConfig } from './config';
+import { createRedis, type AppRedis } from './redis';
 
 /** A running example app. */
 export interface RunningApp {
@@ -20,7 +20,8 @@ export interface RunningApp {
   server: http.Server;
   auth: KakaoAuthRouter;
   emulator: KakaoEmulator | undefined;
-  redis: Redis | undefined;
+  /** The Redis connection (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES), if configured. */
+  redis: AppRedis | undefined;
   /** Closes the HTTP server, Redis and the emulator. */
   close(): Promise<void>;
 }
@@ -73,21 +74,11 @@ export async function startExampleApp(
     };
     log(`demo mode: Kakao is played by the built-in emulator at ${emulator.url} (this is NOT real Kakao)`);
   }
-  const redis = config.redisUrl ? createRedisClient(config.redisUrl, options.logger) : undefined;
+  const redis = config.redis ? createRedis(config.redis, options.logger) : undefined;
   // Commands fail fast while disconnected (no offline queue), so wait briefly for the first
   // connection; if Redis is down at start the app still starts and recovers when it returns.
-  if (redis && redis.status !== 'ready') {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, 3000);
-      function done() {
-        clearTimeout(timer);
-        redis?.off('ready', done);
-        resolve();
-      }
-      redis.once('ready', done);
-    });
-    if ((redis.status as string) !== 'ready')
-      log('Redis is not reachable yet: requests needing it answer 503 until it is');
+  if (redis && !(await redis.waitUntilReady(3000))) {
+    log('Redis is not reachable yet: requests needing it answer 503 until it is');
   }
   const { app, auth } = createApp({
     config: effective,
@@ -115,8 +106,7 @@ export async function startExampleApp(
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await Promise.allSettled([redis?.quit(), emulator?.close()]);
-      redis?.disconnect();
+      await Promise.allSettled([redis?.close(), emulator?.close()]);
     })());
   return { url, callbackURL, server, auth, emulator, redis, close };
 }

@@ -6,7 +6,7 @@
 const http = require('node:http');
 const express = require('express');
 const session = require('express-session');
-const { RedisStore } = require('connect-redis');
+const { RedisStore } = require('connect-redis-8');
 const { Redis } = require('ioredis');
 const passport = require('passport');
 const KakaoStrategy = require('passport-kakao').Strategy;

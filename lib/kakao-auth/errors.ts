@@ -28,22 +28,27 @@ const STATUS_BY_CODE: Partial<Record<KakaoErrorCode, number>> = {
   ERR_KAKAO_REAUTH_REQUIRED: 401,
 };
 
-// Errors of Redis clients that reach Express through a session store (connect-redis passes them on).
+// Errors of Redis clients that reach Express through a session store (connect-redis passes them on):
+// unreachable, timed out, closed, failing over, or refusing the store's command (a connect-redis 9 store
+// on an ioredis client answers "ERR syntax error": an outage of the session store all the same, whose
+// cause is logged).
 const REDIS_ERROR_NAMES = new Set([
   'MaxRetriesPerRequestError',
   'ReplyError',
+  'ErrorReply',
   'ClusterAllFailedError',
   'ClientClosedError',
   'ClientOfflineError',
   'ConnectionTimeoutError',
   'SocketClosedUnexpectedlyError',
+  'SocketTimeoutError',
+  'RootNodesUnavailableError',
   'ReconnectStrategyError',
-  'ErrorReply',
   'TimeoutError',
   'CommandTimeoutError',
 ]);
 const REDIS_MESSAGE =
-  /Connection is closed|Command timed out|enableOfflineQueue|Stream isn't writeable|ECONNREFUSED|The client is closed|offline queue/;
+  /Connection is closed|Command timed out|enableOfflineQueue|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|Cluster isn't ready|CLUSTERDOWN|TRYAGAIN|READONLY|LOADING|MASTERDOWN|All sentinels are unreachable|The client is (closed|offline)|Socket closed unexpectedly|All the root nodes are unavailable|Connection timeout|offline queue/;
 
 /** Whether `err` is a session or token store failure, from the library or from a Redis client. */
 export function isStoreFailure(err: unknown): boolean {

@@ -167,13 +167,17 @@ interface Health {
 /** One health record per client, shared by every store and guard that uses it. */
 const healthOf = new WeakMap<object, Health>();
 
-/** A failure that says Redis is unreachable or silent (a timeout, a closed connection), not a refused command. */
+/**
+ * A failure that says Redis cannot serve now: unreachable, silent (a timeout), a closed connection, or a
+ * node in the middle of a failover (demoted, loading, no master for the slot). A refused command (a
+ * script error, a wrong type) is not one.
+ */
 function isConnectionFailure(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  if (REPLY_ERRORS.has(err.name) || REPLY_ERRORS.has(err.constructor?.name ?? '')) return false;
-  return !/^(NOSCRIPT|ERR|WRONGTYPE|NOREPLICAS|READONLY|MOVED|ASK|CROSSSLOT|LOADING|BUSY)\b/.test(
-    err.message,
-  );
+  if (REPLY_ERRORS.has(err.name) || REPLY_ERRORS.has(err.constructor?.name ?? '')) {
+    return /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN)\b/.test(err.message);
+  }
+  return true;
 }
 
 /**

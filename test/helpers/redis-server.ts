@@ -37,6 +37,11 @@ export interface RedisServerHandle {
 export interface StartRedisServerOptions {
   /** Extra redis-server arguments, appended after the defaults (so they can override them). Default none. */
   args?: string[];
+  /**
+   * A configuration file, passed as redis-server's first argument (Sentinel needs a writable one: it
+   * records what it learns there). Default none.
+   */
+  configFile?: string;
 }
 
 const READY_TIMEOUT_MS = 10_000;
@@ -52,12 +57,16 @@ class PortInUseError extends Error {}
  * @throws Error when redis-server cannot be started (its last output lines are in the message).
  */
 export async function startRedisServer(options: StartRedisServerOptions = {}): Promise<RedisServerHandle> {
-  const extraArgs = [...(options.args ?? [])];
+  const extraArgs = [
+    ...(options.configFile === undefined ? [] : [options.configFile]),
+    ...(options.args ?? []),
+  ];
+  const leading = options.configFile === undefined ? 0 : 1;
   for (let attempt = 1; ; attempt++) {
     const port = await findFreePort();
     try {
-      const instance = await launch(port, extraArgs);
-      return makeHandle(port, extraArgs, instance);
+      const instance = await launch(port, extraArgs, leading);
+      return makeHandle(port, extraArgs, leading, instance);
     } catch (error) {
       if (!(error instanceof PortInUseError) || attempt >= PORT_ATTEMPTS) throw error;
     }
@@ -75,7 +84,7 @@ interface Instance {
   exited: Promise<void>;
 }
 
-function makeHandle(port: number, extraArgs: string[], first: Instance): RedisServerHandle {
+function makeHandle(port: number, extraArgs: string[], leading: number, first: Instance): RedisServerHandle {
   let instance: Instance | undefined = first;
   return {
     port,
@@ -97,7 +106,7 @@ function makeHandle(port: number, extraArgs: string[], first: Instance): RedisSe
     },
     async start() {
       if (instance !== undefined) throw new Error(`redis-server on port ${port} is already running`);
-      instance = await launch(port, extraArgs);
+      instance = await launch(port, extraArgs, leading);
     },
     async kill() {
       const current = instance;
@@ -110,8 +119,10 @@ function makeHandle(port: number, extraArgs: string[], first: Instance): RedisSe
   };
 }
 
-async function launch(port: number, extraArgs: string[]): Promise<Instance> {
+/** `leading`: how many of `extraArgs` go before the defaults (the config file). */
+async function launch(port: number, extraArgs: string[], leading: number): Promise<Instance> {
   const args = [
+    ...extraArgs.slice(0, leading),
     '--port',
     String(port),
     '--bind',
@@ -124,7 +135,7 @@ async function launch(port: number, extraArgs: string[]): Promise<Instance> {
     'no',
     '--dir',
     tmpdir(),
-    ...extraArgs,
+    ...extraArgs.slice(leading),
   ];
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -1,11 +1,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import supertest from 'supertest';
 import { createKakaoEmulator, type KakaoEmulator } from 'kakao-login-express/testing';
 import { createApp } from '../../example-app/app';
 import { loadConfig } from '../../example-app/config';
+import { fromIoRedis } from '../../example-app/redis';
 import { KakaoClient } from '../../lib/kakao-client';
 import { createPkcePair } from '../../lib/pkce';
 import { createTokenCipher } from '../../lib/token-cipher';
@@ -241,8 +242,7 @@ describe('the example app with sessions and tokens on the Cluster', () => {
     const { app } = createApp({
       config,
       callbackURL: `${url}/auth/kakao/callback`,
-      // createApp is typed for a single client; connect-redis and RedisTokenStore both accept a Cluster.
-      redis: cluster as unknown as Redis,
+      redis: fromIoRedis(cluster, 'cluster'),
       logger: () => {},
     });
     server.on('request', app);

@@ -633,7 +633,7 @@ describe('login start fails fast while Redis is down', () => {
       // request's, here the session read of GET /me) is what makes the outage known, with no extra
       // round trip; from then on nobody is sent to Kakao.
       expect((await browser.get('/me')).status).toBe(503);
-      expect(h.app.redis!.status).toBe('ready');
+      expect(h.app.redis!.state()).toBe('ready');
       expectRefusedFast(await browserStartsLogin());
     } finally {
       process.kill(pid, 'SIGCONT');
@@ -654,14 +654,14 @@ describe('login start fails fast while Redis is down', () => {
     try {
       // The app's client notices the closed connection on its own (no request needed).
       const deadline = Date.now() + 2000;
-      while (h.app.redis!.status === 'ready' && Date.now() < deadline)
+      while (h.app.redis!.state() === 'ready' && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 10));
       expectRefusedFast(await browserStartsLogin());
     } finally {
       await redis.start();
     }
     const deadline = Date.now() + 5000;
-    while (h.app.redis!.status !== 'ready' && Date.now() < deadline)
+    while (h.app.redis!.state() !== 'ready' && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));
     expect((await login(h, h.agent())).headers.location).toBe('/');
   });
