@@ -72,7 +72,10 @@ export interface TokenVaultOptions {
   refreshSkewMs?: number;
   /** Lifetime of the cross-process refresh lock in ms (longer than a refresh can take). Default 15000. */
   lockTtlMs?: number;
-  /** How long a waiter waits for another process's refresh, in ms. Default 15000. */
+  /**
+   * How long a waiter waits for another process's refresh before answering "try again" (503), in ms.
+   * Default 5000.
+   */
   lockWaitMs?: number;
   now?: () => number;
   logger?: KakaoLogger;
@@ -106,7 +109,7 @@ export class TokenVault {
     this.#client = options.client;
     this.#refreshSkewMs = options.refreshSkewMs ?? 60_000;
     this.#lockTtlMs = options.lockTtlMs ?? 15_000;
-    this.#lockWaitMs = options.lockWaitMs ?? 15_000;
+    this.#lockWaitMs = options.lockWaitMs ?? 5000;
     this.#now = options.now ?? Date.now;
     this.#logger = options.logger ?? silentLogger;
   }
@@ -217,7 +220,7 @@ export class TokenVault {
         try {
           return await this.#refreshLocked(key, rejected);
         } finally {
-          await this.#markers.deleteIf(lockName, lock).catch(() => false);
+          this.#release(lockName, lock);
         }
       }
       // Another process is refreshing: wait, then re-read instead of refreshing again.
@@ -230,6 +233,17 @@ export class TokenVault {
         throw new TokenStoreError('Timed out waiting for another process to refresh the Kakao token');
       }
     }
+  }
+
+  /**
+   * Releases a refresh lock; when Redis refuses (a failover in progress), tries again a few times in the
+   * background, so the lock does not block the login's refreshes for its whole lifetime.
+   */
+  #release(lockName: string, lock: string, attempt = 0): void {
+    this.#markers.deleteIf(lockName, lock).catch(() => {
+      if (attempt >= 5) return;
+      setTimeout(() => this.#release(lockName, lock, attempt + 1), 500 * 2 ** attempt).unref();
+    });
   }
 
   async #refreshLocked(key: LoginKey, rejected: string | undefined): Promise<KakaoTokens> {

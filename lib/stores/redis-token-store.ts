@@ -48,7 +48,7 @@ export interface RedisTokenStoreOptions {
   maxLoginsPerUser?: number;
   /**
    * For durable writes (rotated refresh tokens): how long to wait for one replica, in ms; `0` never
-   * waits. Skipped at no cost when the deployment has no replicas. Default 250.
+   * waits. Skipped at no cost when the deployment has no replicas. Default 500.
    */
   replicaWaitMs?: number;
   /** Clock in epoch ms, for tests. Default `Date.now`. */
@@ -145,7 +145,7 @@ export class RedisTokenStore implements TokenStore {
       throw configError(`${WHAT}: options must be an object like { client: createClient({ url }) }.`);
     }
     checkOptionNames(WHAT, options, OPTIONS);
-    const { prefix = 'kakao:', now = Date.now, replicaWaitMs = 250 } = options;
+    const { prefix = 'kakao:', now = Date.now, replicaWaitMs = 500 } = options;
     this.#redis = connectRedis(options.client, WHAT);
     if (typeof prefix !== 'string' || !/^[^{}\s\p{Cc}]*$/u.test(prefix)) {
       throw configError(
