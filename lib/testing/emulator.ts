@@ -59,11 +59,13 @@ const FAULT_KINDS: readonly EmulatorFault['kind'][] = [
   'non_json',
   'delay',
   'hang',
+  'drop',
   'redirect',
   'status',
 ];
 const AVATAR_PATH = /^\/_emulator\/avatar\/(default|[1-9]\d{0,18})\/(640|110)\.svg$/;
 const HANG = Symbol('hang');
+const DROP = Symbol('drop');
 const TOO_LARGE = Symbol('too large');
 
 /** The endpoint a path belongs to, whatever the method. */
@@ -152,10 +154,12 @@ function validateFault(fault: EmulatorFault): EmulatorFault {
   return { ...fault, times };
 }
 
-function faultReply(fault: EmulatorFault): Reply | typeof HANG {
+function faultReply(fault: EmulatorFault): Reply | typeof HANG | typeof DROP {
   switch (fault.kind) {
     case 'hang':
       return HANG;
+    case 'drop':
+      return DROP;
     case 'html_500':
       return {
         status: 500,
@@ -357,7 +361,8 @@ class EmulatorServer implements KakaoEmulator {
       const endpoint = classifyPath(inc.path);
       this.record(endpoint, inc);
       const reply = await this.dispatch(endpoint, inc);
-      if (reply !== HANG) this.send(res, reply);
+      if (reply === DROP) res.socket?.destroy();
+      else if (reply !== HANG) this.send(res, reply);
     } catch {
       // A bug or hostile input must never take the emulator down; the client sees a Kakao-like 500.
       if (!res.headersSent) {
@@ -383,7 +388,7 @@ class EmulatorServer implements KakaoEmulator {
     return entry.fault;
   }
 
-  private async dispatch(endpoint: EmulatorEndpoint, inc: Incoming): Promise<Reply | typeof HANG> {
+  private async dispatch(endpoint: EmulatorEndpoint, inc: Incoming): Promise<Reply | typeof HANG | typeof DROP> {
     // The control API is never faulted, so a test can always clear faults over HTTP.
     const fault = endpoint === 'control' ? undefined : this.takeFault(endpoint);
     if (!fault) return this.route(endpoint, inc);
