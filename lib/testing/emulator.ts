@@ -388,7 +388,10 @@ class EmulatorServer implements KakaoEmulator {
     return entry.fault;
   }
 
-  private async dispatch(endpoint: EmulatorEndpoint, inc: Incoming): Promise<Reply | typeof HANG | typeof DROP> {
+  private async dispatch(
+    endpoint: EmulatorEndpoint,
+    inc: Incoming,
+  ): Promise<Reply | typeof HANG | typeof DROP> {
     // The control API is never faulted, so a test can always clear faults over HTTP.
     const fault = endpoint === 'control' ? undefined : this.takeFault(endpoint);
     if (!fault) return this.route(endpoint, inc);

@@ -15,7 +15,9 @@ export const LIBRARY_JS = join(ROOT, 'dist', 'index.js');
 export function requireBuild(): void {
   for (const file of [SERVER_JS, LIBRARY_JS]) {
     if (!existsSync(file)) {
-      throw new Error(`${file} is missing: run "npm run build" before this test (it starts the built example app).`);
+      throw new Error(
+        `${file} is missing: run "npm run build" before this test (it starts the built example app).`,
+      );
     }
   }
 }
@@ -29,7 +31,12 @@ export interface AppProcess {
   stop(): Promise<void>;
 }
 
-function spawnApp(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null>; stop: () => Promise<void> } {
+function spawnApp(env: Record<string, string>): {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+  stop: () => Promise<void>;
+} {
   const child = spawn(process.execPath, [SERVER_JS], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', ...env },
@@ -82,7 +89,9 @@ export async function startAppProcess(name: string, env: Record<string, string>)
 }
 
 /** Runs the built example app expecting it to refuse to start; resolves with its exit code and output. */
-export async function expectStartRefused(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+export async function expectStartRefused(
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
   const app = spawnApp(env);
   const timer = setTimeout(() => app.child.kill('SIGKILL'), 15_000);
   const code = await app.exited;
@@ -111,7 +120,10 @@ export class Browser {
     return this.#jar;
   }
 
-  request(url: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<BrowserResponse> {
+  request(
+    url: string,
+    init: { method?: string; headers?: Record<string, string> } = {},
+  ): Promise<BrowserResponse> {
     const cookie = [...this.#jar].map(([k, v]) => `${k}=${v}`).join('; ');
     return new Promise((resolve, reject) => {
       const req = http.request(

@@ -91,7 +91,11 @@ export async function startMiniApp(options: {
 }
 
 /** Logs `agent` in as `userId` through the app and the emulator; returns the callback's response. */
-export async function loginMini(app: MiniApp, agent: supertest.Agent, userId: string): Promise<supertest.Response> {
+export async function loginMini(
+  app: MiniApp,
+  agent: supertest.Agent,
+  userId: string,
+): Promise<supertest.Response> {
   const start = await agent.get('/auth/kakao').redirects(0);
   if (start.status !== 302) throw new Error(`login start answered ${start.status}`);
   const callback = await authorizeAtEmulator(start.headers.location!, userId);

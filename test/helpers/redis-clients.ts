@@ -9,7 +9,12 @@ import type { RedisClientLike } from '../../lib/stores/redis-client';
 
 export type ClientKind = 'ioredis' | 'ioredis-cluster' | 'node-redis' | 'node-redis-cluster';
 
-export const CLIENT_KINDS: readonly ClientKind[] = ['ioredis', 'ioredis-cluster', 'node-redis', 'node-redis-cluster'];
+export const CLIENT_KINDS: readonly ClientKind[] = [
+  'ioredis',
+  'ioredis-cluster',
+  'node-redis',
+  'node-redis-cluster',
+];
 
 /** Where a client connects: one server (`url`) or a cluster (`nodes`). */
 export type RedisTarget = { url: string } | { nodes: { host: string; port: number }[] };
@@ -105,7 +110,10 @@ export async function connectClient(kind: ClientKind, target: RedisTarget): Prom
 /** QUIT when the server answers (no socket left behind), else a hard disconnect. */
 async function quitIoredis(client: Redis | Cluster): Promise<void> {
   if (client.status === 'ready') {
-    await Promise.race([client.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 500).unref())]);
+    await Promise.race([
+      client.quit().catch(() => undefined),
+      new Promise((r) => setTimeout(r, 500).unref()),
+    ]);
   }
   client.disconnect();
 }

@@ -91,17 +91,26 @@ describe.each(['ioredis-cluster', 'node-redis-cluster'] as const)('TokenVaults o
       state: 'cluster-test',
     }).toString();
     const callback = await authorizeAtEmulator(url.toString(), userId);
-    return client.exchangeCode({ code: callback.searchParams.get('code')!, redirectUri, codeVerifier: verifier });
+    return client.exchangeCode({
+      code: callback.searchParams.get('code')!,
+      redirectUri,
+      codeVerifier: verifier,
+    });
   }
 
   function refreshCalls(): number {
-    return emulator.requests.filter((r) => r.endpoint === 'token' && r.form.grant_type === 'refresh_token').length;
+    return emulator.requests.filter((r) => r.endpoint === 'token' && r.form.grant_type === 'refresh_token')
+      .length;
   }
 
   /** Two vaults, as two processes would have, over two cluster clients, with one login saved. */
   async function twoProcesses() {
     const cipher = createTokenCipher({ keys: [{ kid: 'k1', key: randomBytes(32) }] });
-    const kakao = new KakaoClient({ clientID: emulator.clientID, authOrigin: emulator.authOrigin, apiOrigin: emulator.apiOrigin });
+    const kakao = new KakaoClient({
+      clientID: emulator.clientID,
+      authOrigin: emulator.authOrigin,
+      apiOrigin: emulator.apiOrigin,
+    });
     const clock = { offsetMs: 0 };
     const now = () => Date.now() + clock.offsetMs;
     const vaults: TokenVault[] = [];
@@ -123,7 +132,9 @@ describe.each(['ioredis-cluster', 'node-redis-cluster'] as const)('TokenVaults o
     clock.offsetMs = 7 * 3600_000;
     emulator.resetRequests();
     emulator.injectFault({ endpoint: 'token', kind: 'delay', delayMs: 200, times: 1 });
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => vaults[i % 2]!.getAccessToken(key)));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => vaults[i % 2]!.getAccessToken(key)),
+    );
 
     expect(refreshCalls()).toBe(1);
     expect(new Set(results).size).toBe(1);

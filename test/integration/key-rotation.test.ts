@@ -16,7 +16,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createKakaoEmulator, type KakaoEmulator } from 'kakao-login-express/testing';
-import { Browser, expectStartRefused, requireBuild, startAppProcess, type AppProcess } from '../helpers/app-process';
+import {
+  Browser,
+  expectStartRefused,
+  requireBuild,
+  startAppProcess,
+  type AppProcess,
+} from '../helpers/app-process';
 import { inspector, quitIoredis } from '../helpers/redis-clients';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
 
@@ -85,7 +91,12 @@ function newUserId(): string {
 async function loginOn(app: AppProcess, userId: string): Promise<User> {
   const browser = new Browser();
   const done = await browser.login(app.url, app.url, userId);
-  expect({ login: userId, on: app.name, status: done.status, location: done.headers.get('location') }).toEqual({
+  expect({
+    login: userId,
+    on: app.name,
+    status: done.status,
+    location: done.headers.get('location'),
+  }).toEqual({
     login: userId,
     on: app.name,
     status: 302,
@@ -108,8 +119,14 @@ async function kids(users: readonly User[]): Promise<string[]> {
 async function expectNothingDeleted(users: readonly User[]): Promise<void> {
   for (const u of users) {
     const sid = u.browser.sessionId()!;
-    expect({ user: u.id, record: await inspect.hexists(`kle:u:{${u.id}}`, sid) }).toEqual({ user: u.id, record: 1 });
-    expect({ user: u.id, session: await inspect.exists(`kle:sess:${sid}`) }).toEqual({ user: u.id, session: 1 });
+    expect({ user: u.id, record: await inspect.hexists(`kle:u:{${u.id}}`, sid) }).toEqual({
+      user: u.id,
+      record: 1,
+    });
+    expect({ user: u.id, session: await inspect.exists(`kle:sess:${sid}`) }).toEqual({
+      user: u.id,
+      session: 1,
+    });
   }
 }
 
@@ -138,7 +155,8 @@ async function traffic(users: readonly User[], apps: readonly AppProcess[], roun
 }
 
 function refreshCount(): number {
-  return emulator.requests.filter((r) => r.endpoint === 'token' && r.form.grant_type === 'refresh_token').length;
+  return emulator.requests.filter((r) => r.endpoint === 'token' && r.form.grant_type === 'refresh_token')
+    .length;
 }
 
 describe('the two-phase rotation over a rolling deploy', () => {
@@ -186,7 +204,9 @@ describe('the two-phase rotation over a rolling deploy', () => {
     // Refreshes really ran across the phases, and no process logged a decryption failure.
     expect(refreshCount()).toBeGreaterThanOrEqual(users.length * 4);
     for (const app of [a, b]) {
-      expect(app.output()).not.toMatch(/token_decryption_failed|ERR_KAKAO_TOKEN_KEY_UNKNOWN|"reason":"reauth_required"/);
+      expect(app.output()).not.toMatch(
+        /token_decryption_failed|ERR_KAKAO_TOKEN_KEY_UNKNOWN|"reason":"reauth_required"/,
+      );
     }
     await Promise.all([stop(a), stop(b)]);
   }, 120_000);
@@ -264,7 +284,12 @@ describe('start-up refusal of a bad key ring', () => {
     expect(code).toBe(1);
     expect(output).toMatch(message);
     expect(output).not.toMatch(/listening on/);
-    for (const secret of [K1, K2, Buffer.from(K1, 'base64').toString('base64url'), Buffer.from(K1, 'base64').toString('hex')]) {
+    for (const secret of [
+      K1,
+      K2,
+      Buffer.from(K1, 'base64').toString('base64url'),
+      Buffer.from(K1, 'base64').toString('hex'),
+    ]) {
       expect(output).not.toContain(secret);
     }
   });

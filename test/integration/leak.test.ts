@@ -231,7 +231,8 @@ describe('no leaks over many logins', () => {
       const family = (prefix: string) => [...keys].filter(([key]) => key.startsWith(prefix));
       expect(family('kle:sess:')).toHaveLength(live);
       expect(family('kle:u:{')).toHaveLength(USERS);
-      for (const [key] of family('kle:u:{')) expect(await client.hlen(key)).toBeLessThanOrEqual(MAX_LOGINS_PER_USER);
+      for (const [key] of family('kle:u:{'))
+        expect(await client.hlen(key)).toBeLessThanOrEqual(MAX_LOGINS_PER_USER);
       expect(family('kle:st:').length).toBeLessThanOrEqual(LOGINS);
       expect(family('kle:e:{')).toHaveLength(LOGINS - live);
       expect(keys.size).toBe(live + USERS + family('kle:st:').length + (LOGINS - live));
@@ -258,7 +259,9 @@ describe('no leaks over many logins', () => {
       // No session and no token record remains; only the logout tombstones (R67, as long as the
       // login could have lasted) and the consumed states (10 minutes), and both expire.
       const afterLogout = await keysWithTtl();
-      const lasting = [...afterLogout.keys()].filter((key) => !key.startsWith('kle:e:{') && !key.startsWith('kle:st:'));
+      const lasting = [...afterLogout.keys()].filter(
+        (key) => !key.startsWith('kle:e:{') && !key.startsWith('kle:st:'),
+      );
       expect(lasting).toEqual([]);
       const tombstones = [...afterLogout].filter(([key]) => key.startsWith('kle:e:{'));
       expect(tombstones).toHaveLength(ABANDONED);
@@ -266,7 +269,8 @@ describe('no leaks over many logins', () => {
         expect(ttl).toBeGreaterThan(0);
         expect(ttl).toBeLessThanOrEqual(LOGIN_LIFETIME_S);
       }
-      for (const [key, ttl] of afterLogout) if (key.startsWith('kle:st:')) expect(ttl).toBeLessThanOrEqual(STATE_TTL_S);
+      for (const [key, ttl] of afterLogout)
+        if (key.startsWith('kle:st:')) expect(ttl).toBeLessThanOrEqual(STATE_TTL_S);
       expect(baseline).toBe(0);
 
       // A login start writes nothing to Redis (the transaction lives in a cookie): abandoned logins

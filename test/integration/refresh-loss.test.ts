@@ -52,92 +52,107 @@ function refreshRequests(emulator: KakaoEmulator) {
 
 let nextUser = 6_300_000_000;
 
-describe.each(['ioredis', 'node-redis'] as const)('Redis refuses the write of a rotated refresh token (%s token store)', (kind) => {
-  let sessionServer: RedisServerHandle;
-  let tokenServer: RedisServerHandle;
-  let tokenRedis: Redis;
-  let client: ConnectedClient;
-  let h: Harness;
-  const key = randomBytes(32);
-  const cipher = createTokenCipher({ keys: [{ kid: 'k1', key }] });
+describe.each(['ioredis', 'node-redis'] as const)(
+  'Redis refuses the write of a rotated refresh token (%s token store)',
+  (kind) => {
+    let sessionServer: RedisServerHandle;
+    let tokenServer: RedisServerHandle;
+    let tokenRedis: Redis;
+    let client: ConnectedClient;
+    let h: Harness;
+    const key = randomBytes(32);
+    const cipher = createTokenCipher({ keys: [{ kid: 'k1', key }] });
 
-  beforeAll(async () => {
-    sessionServer = await startRedisServer();
-    tokenServer = await startRedisServer();
-    tokenRedis = (await inspector({ url: tokenServer.url })) as Redis;
-    client = await connectClient(kind, { url: tokenServer.url });
-    h = await startHarness({
-      env: { REDIS_URL: sessionServer.url, SESSION_SECRET: 'w'.repeat(40), TOKEN_ENCRYPTION_KEYS: `k1:${key.toString('base64')}` },
-      overrides: { tokenStore: new RedisTokenStore({ client: client.client, prefix: 'kle:' }) },
+    beforeAll(async () => {
+      sessionServer = await startRedisServer();
+      tokenServer = await startRedisServer();
+      tokenRedis = (await inspector({ url: tokenServer.url })) as Redis;
+      client = await connectClient(kind, { url: tokenServer.url });
+      h = await startHarness({
+        env: {
+          REDIS_URL: sessionServer.url,
+          SESSION_SECRET: 'w'.repeat(40),
+          TOKEN_ENCRYPTION_KEYS: `k1:${key.toString('base64')}`,
+        },
+        overrides: { tokenStore: new RedisTokenStore({ client: client.client, prefix: 'kle:' }) },
+      });
     });
-  });
-  afterAll(async () => {
-    await h?.close();
-    await client?.close();
-    await quitIoredis(tokenRedis);
-    await tokenServer?.kill();
-    await sessionServer?.kill();
-  });
-  afterEach(async () => {
-    await tokenRedis.config('SET', 'min-replicas-to-write', '0');
-  });
+    afterAll(async () => {
+      await h?.close();
+      await client?.close();
+      await quitIoredis(tokenRedis);
+      await tokenServer?.kill();
+      await sessionServer?.kill();
+    });
+    afterEach(async () => {
+      await tokenRedis.config('SET', 'min-replicas-to-write', '0');
+    });
 
-  test('the request works, later requests use the new set, the failure is logged, and Redis gets the new token once writes work', async () => {
-    const userId = String(++nextUser);
-    h.emulator.addUser({ id: userId });
-    const agent = h.agent();
-    expect((await login(h, agent, { loginHint: userId })).status).toBe(302);
-    const userKey = `kle:u:{${userId}}`;
-    const [sid] = await tokenRedis.hkeys(userKey);
-    const loginKey = { userId, sessionId: sid! };
-    const before = (await tokenRedis.hget(userKey, sid!))!;
-    const old = openRecord(cipher, before, loginKey);
+    test('the request works, later requests use the new set, the failure is logged, and Redis gets the new token once writes work', async () => {
+      const userId = String(++nextUser);
+      h.emulator.addUser({ id: userId });
+      const agent = h.agent();
+      expect((await login(h, agent, { loginHint: userId })).status).toBe(302);
+      const userKey = `kle:u:{${userId}}`;
+      const [sid] = await tokenRedis.hkeys(userKey);
+      const loginKey = { userId, sessionId: sid! };
+      const before = (await tokenRedis.hget(userKey, sid!))!;
+      const old = openRecord(cipher, before, loginKey);
 
-    // The refresh will rotate (10 days left); it is slow enough to stop writes while Kakao answers.
-    h.emulator.setRefreshTokenRemaining(userId, 10 * DAY);
-    h.emulator.expireAccessTokens(userId);
-    h.emulator.resetRequests();
-    h.emulator.injectFault({ endpoint: 'token', kind: 'delay', delayMs: 300, times: 1 });
-    const first = agent.get('/me/kakao').then((res) => res);
-    await waitFor(() => refreshRequests(h.emulator).length === 1, 'the refresh to reach Kakao');
-    await tokenRedis.config('SET', 'min-replicas-to-write', '1');
-    // Writes fail, reads still work.
-    await expect(tokenRedis.set('kle:probe', '1')).rejects.toThrow(/NOREPLICAS/);
-    await expect(tokenRedis.hget(userKey, sid!)).resolves.toBe(before);
+      // The refresh will rotate (10 days left); it is slow enough to stop writes while Kakao answers.
+      h.emulator.setRefreshTokenRemaining(userId, 10 * DAY);
+      h.emulator.expireAccessTokens(userId);
+      h.emulator.resetRequests();
+      h.emulator.injectFault({ endpoint: 'token', kind: 'delay', delayMs: 300, times: 1 });
+      const first = agent.get('/me/kakao').then((res) => res);
+      await waitFor(() => refreshRequests(h.emulator).length === 1, 'the refresh to reach Kakao');
+      await tokenRedis.config('SET', 'min-replicas-to-write', '1');
+      // Writes fail, reads still work.
+      await expect(tokenRedis.set('kle:probe', '1')).rejects.toThrow(/NOREPLICAS/);
+      await expect(tokenRedis.hget(userKey, sid!)).resolves.toBe(before);
 
-    const firstRes = await first;
-    expect(firstRes.status).toBe(200);
-    expect(firstRes.body).toMatchObject({ id: userId });
-    expect(h.events).toContainEqual(expect.objectContaining({ level: 'error', event: 'token_write_failed', userId }));
-    await expect(tokenRedis.hget(userKey, sid!)).resolves.toBe(before);
+      const firstRes = await first;
+      expect(firstRes.status).toBe(200);
+      expect(firstRes.body).toMatchObject({ id: userId });
+      expect(h.events).toContainEqual(
+        expect.objectContaining({ level: 'error', event: 'token_write_failed', userId }),
+      );
+      await expect(tokenRedis.hget(userKey, sid!)).resolves.toBe(before);
 
-    // Writes still refused: later requests of this process use the rotated set it kept in memory. The
-    // old access token is dead at Kakao, so a 200 without another refresh means the new one was used.
-    for (let i = 0; i < 3; i++) expect((await agent.get('/me/kakao')).status).toBe(200);
-    expect(refreshRequests(h.emulator)).toHaveLength(1);
-    const bearers = h.emulator.requests.filter((r) => r.endpoint === 'user_me').map((r) => String(r.headers.authorization));
-    expect(bearers[0]).toBe(`Bearer ${old.a}`);
-    const rotatedAccess = bearers.at(-1)!.slice('Bearer '.length);
-    expect(rotatedAccess).not.toBe(old.a);
+      // Writes still refused: later requests of this process use the rotated set it kept in memory. The
+      // old access token is dead at Kakao, so a 200 without another refresh means the new one was used.
+      for (let i = 0; i < 3; i++) expect((await agent.get('/me/kakao')).status).toBe(200);
+      expect(refreshRequests(h.emulator)).toHaveLength(1);
+      const bearers = h.emulator.requests
+        .filter((r) => r.endpoint === 'user_me')
+        .map((r) => String(r.headers.authorization));
+      expect(bearers[0]).toBe(`Bearer ${old.a}`);
+      const rotatedAccess = bearers.at(-1)!.slice('Bearer '.length);
+      expect(rotatedAccess).not.toBe(old.a);
 
-    // Writes work again: the next request writes the kept set.
-    await tokenRedis.config('SET', 'min-replicas-to-write', '0');
-    expect((await agent.get('/me/kakao')).status).toBe(200);
-    const after = (await tokenRedis.hget(userKey, sid!))!;
-    expect(after).not.toBe(before);
-    const stored = openRecord(cipher, after, loginKey);
-    expect(stored.a).toBe(rotatedAccess);
-    expect(stored.r).not.toBe(old.r);
-    expect(h.events).toContainEqual(expect.objectContaining({ event: 'token_write_recovered', userId }));
+      // Writes work again: the next request writes the kept set.
+      await tokenRedis.config('SET', 'min-replicas-to-write', '0');
+      expect((await agent.get('/me/kakao')).status).toBe(200);
+      const after = (await tokenRedis.hget(userKey, sid!))!;
+      expect(after).not.toBe(before);
+      const stored = openRecord(cipher, after, loginKey);
+      expect(stored.a).toBe(rotatedAccess);
+      expect(stored.r).not.toBe(old.r);
+      expect(h.events).toContainEqual(expect.objectContaining({ event: 'token_write_recovered', userId }));
 
-    // And Kakao agrees: the old refresh token is dead, the stored one is the live one.
-    const kakao = new KakaoClient({ clientID: h.emulator.clientID, authOrigin: h.emulator.authOrigin, apiOrigin: h.emulator.apiOrigin });
-    await expect(kakao.refreshToken(old.r)).rejects.toMatchObject({ error: 'invalid_grant' });
-    await expect(kakao.refreshToken(stored.r)).resolves.toMatchObject({ access_token: expect.any(String) });
-    // No token in any log line.
-    expect(leakedSecrets(JSON.stringify(h.events), h.emulator.issuedSecrets())).toEqual([]);
-  });
-});
+      // And Kakao agrees: the old refresh token is dead, the stored one is the live one.
+      const kakao = new KakaoClient({
+        clientID: h.emulator.clientID,
+        authOrigin: h.emulator.authOrigin,
+        apiOrigin: h.emulator.apiOrigin,
+      });
+      await expect(kakao.refreshToken(old.r)).rejects.toMatchObject({ error: 'invalid_grant' });
+      await expect(kakao.refreshToken(stored.r)).resolves.toMatchObject({ access_token: expect.any(String) });
+      // No token in any log line.
+      expect(leakedSecrets(JSON.stringify(h.events), h.emulator.issuedSecrets())).toEqual([]);
+    });
+  },
+);
 
 describe.each(['ioredis', 'node-redis'] as const)('a refresh whose response is lost (%s)', (kind) => {
   let server: RedisServerHandle;
@@ -164,7 +179,12 @@ describe.each(['ioredis', 'node-redis'] as const)('a refresh whose response is l
   });
 
   const kakaoClient = (timeoutMs: number) =>
-    new KakaoClient({ clientID: emulator.clientID, authOrigin: emulator.authOrigin, apiOrigin: emulator.apiOrigin, timeoutMs });
+    new KakaoClient({
+      clientID: emulator.clientID,
+      authOrigin: emulator.authOrigin,
+      apiOrigin: emulator.apiOrigin,
+      timeoutMs,
+    });
 
   function vault(store: RedisTokenStore, kakao: KakaoClient, lockTtlMs?: number): TokenVault {
     return new TokenVault({
@@ -194,7 +214,11 @@ describe.each(['ioredis', 'node-redis'] as const)('a refresh whose response is l
       state: 'lost-response',
     }).toString();
     const callback = await authorizeAtEmulator(url.toString(), userId);
-    const tokens = await kakao.exchangeCode({ code: callback.searchParams.get('code')!, redirectUri, codeVerifier: verifier });
+    const tokens = await kakao.exchangeCode({
+      code: callback.searchParams.get('code')!,
+      redirectUri,
+      codeVerifier: verifier,
+    });
     const key = { userId, sessionId: randomBytes(16).toString('base64url') };
     await v.save(key, tokens, { loginEndsAt: now() + 12 * HOUR_MS });
     clock.offsetMs = 7 * HOUR_MS;

@@ -10,7 +10,13 @@ import { RedisTokenStore } from 'kakao-login-express';
 import { createKakaoEmulator, type KakaoEmulator } from 'kakao-login-express/testing';
 import { login, startHarness, type Harness } from '../helpers/harness';
 import { loginMini, sessionIdOf, startMiniApp, type MiniApp } from '../helpers/mini-app';
-import { connectClient, inspector, monitorNodes, quitIoredis, type ConnectedClient } from '../helpers/redis-clients';
+import {
+  connectClient,
+  inspector,
+  monitorNodes,
+  quitIoredis,
+  type ConnectedClient,
+} from '../helpers/redis-clients';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
 
 const IDLE_SECONDS = 30 * 60;

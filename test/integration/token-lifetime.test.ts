@@ -91,7 +91,9 @@ describe('with Kakao refresh tokens of two months (the login end decides)', () =
     h.emulator.resetRequests();
     const loggedInAt = Date.now();
     const sid = sessionId(await loginAs(h, h.agent(), userId));
-    const grant = h.emulator.requests.find((r) => r.endpoint === 'token' && r.form.grant_type === 'authorization_code');
+    const grant = h.emulator.requests.find(
+      (r) => r.endpoint === 'token' && r.form.grant_type === 'authorization_code',
+    );
     expect(grant).toBeDefined();
     // The emulator issues two-month refresh tokens (Kakao's refresh_token_expires_in, 5183999 s).
     const expected = Math.min(5_183_999, TWELVE_HOURS) * 1000;
@@ -168,7 +170,7 @@ describe('with Kakao refresh tokens of two months (the login end decides)', () =
   }
 
   test.each(['POST /unlink', 'the unlink webhook'])(
-    '%s deletes every record of the user at once and ends every session, nobody else\'s',
+    "%s deletes every record of the user at once and ends every session, nobody else's",
     async (how) => {
       const userId = newUser(h);
       const browsers = [h.agent(), h.agent(), h.agent()];

@@ -25,7 +25,8 @@ beforeAll(async () => {
   server = await startRedisServer();
   redis = (await inspector({ url: server.url })) as Redis;
   h = await startHarness({ env: { REDIS_URL: server.url, SESSION_SECRET: 'm'.repeat(40) } });
-  for (const id of USERS) h.emulator.addUser({ id, nickname: `Member ${id.slice(-4)}`, email: `m${id}@example.com` });
+  for (const id of USERS)
+    h.emulator.addUser({ id, nickname: `Member ${id.slice(-4)}`, email: `m${id}@example.com` });
 });
 
 afterAll(async () => {
@@ -83,7 +84,9 @@ test(`1000 logged-in users cost at most ${MAX_BYTES_PER_USER} B of Redis each (u
     .map(([kind, e]) => `${kind} ×${e.count} ≈ ${Math.round(e.bytes / e.count)} B`)
     .join(', ');
   const encoding = await redis.object('ENCODING', `kle:u:{${USERS[0]}}`);
-  console.log(`Redis per logged-in user: ${perUser.toFixed(0)} B (used_memory Δ over ${USERS.length} logins); keys: ${breakdown}; token hash encoding ${String(encoding)}`);
+  console.log(
+    `Redis per logged-in user: ${perUser.toFixed(0)} B (used_memory Δ over ${USERS.length} logins); keys: ${breakdown}; token hash encoding ${String(encoding)}`,
+  );
 
   // One session and one token field per user (and a consumed-state marker per login for 10 minutes).
   expect(families.get('kle:sess:…')?.count).toBe(USERS.length);

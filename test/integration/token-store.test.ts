@@ -132,7 +132,8 @@ const memoryBackend: [string, BackendFactory] = [
   'MemoryTokenStore',
   async () => {
     const clock = new Clock();
-    const make = (options: { maxLoginsPerUser?: number }) => new MemoryTokenStore({ now: clock.now, ...options });
+    const make = (options: { maxLoginsPerUser?: number }) =>
+      new MemoryTokenStore({ now: clock.now, ...options });
     const store = make({});
     return {
       name: 'memory',
@@ -404,12 +405,18 @@ describe.each(backends)('%s: the TokenStore contract', (_name, factory) => {
       await expect(store.get(key)).resolves.toBeUndefined();
     });
 
-    test.each([0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '60', 2 ** 53])('the TTL %p is refused', async (ttl) => {
-      const key = { userId: newUser(), sessionId: newSession() };
-      await expectArgError(() => store.set(key, 'v', ttl as number), /"ttlSeconds" must be a positive integer/);
-      await expectArgError(() => store.compareAndSet(key, 'a', 'b', ttl as number), /"ttlSeconds"/);
-      await expect(store.get(key)).resolves.toBeUndefined();
-    });
+    test.each([0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '60', 2 ** 53])(
+      'the TTL %p is refused',
+      async (ttl) => {
+        const key = { userId: newUser(), sessionId: newSession() };
+        await expectArgError(
+          () => store.set(key, 'v', ttl as number),
+          /"ttlSeconds" must be a positive integer/,
+        );
+        await expectArgError(() => store.compareAndSet(key, 'a', 'b', ttl as number), /"ttlSeconds"/);
+        await expect(store.get(key)).resolves.toBeUndefined();
+      },
+    );
 
     test.each([
       ['empty', ''],
@@ -428,7 +435,10 @@ describe.each(backends)('%s: the TokenStore contract', (_name, factory) => {
       await expectArgError(() => b.markers.add(name, '', 1000), /"value" must be a non-empty string/);
       await expectArgError(() => b.markers.deleteIf(name, ''), /"value" must be a non-empty string/);
       for (const ttl of [0, -5, 2.5, Number.NaN, '1000']) {
-        await expectArgError(() => b.markers.add(name, 'v', ttl as number), /"ttlMs" must be a positive integer/);
+        await expectArgError(
+          () => b.markers.add(name, 'v', ttl as number),
+          /"ttlMs" must be a positive integer/,
+        );
       }
       await expect(b.markers.has(name)).resolves.toBe(false);
     });
@@ -467,7 +477,10 @@ describe.each(CLIENT_KINDS)('RedisTokenStore (%s) on the wire', (kind) => {
       [s1, v1, 3600],
       [s2, v2, 7200],
     ] as const) {
-      const [expiry, rest] = [hash[field]!.slice(0, hash[field]!.indexOf('|')), hash[field]!.slice(hash[field]!.indexOf('|') + 1)];
+      const [expiry, rest] = [
+        hash[field]!.slice(0, hash[field]!.indexOf('|')),
+        hash[field]!.slice(hash[field]!.indexOf('|') + 1),
+      ];
       expect(expiry).toMatch(/^[0-9a-z]+$/);
       const expiresAt = parseInt(expiry, 36) * 1000;
       expect(expiresAt).toBeGreaterThanOrEqual(t0 + ttl * 1000);
@@ -581,10 +594,16 @@ describe.each(CLIENT_KINDS)('RedisTokenStore (%s) on the wire', (kind) => {
     }
     // And the store really uses them together on a cluster: no CROSSSLOT, no MOVED left unhandled.
     await store.set({ userId, sessionId }, 'v', 60);
-    await expect(store.markers.add(markerNames.refreshLock({ userId, sessionId }), 'me', 5000)).resolves.toBe(true);
-    await expect(store.markers.add(markerNames.endedSession({ userId, sessionId }), '1', 5000)).resolves.toBe(true);
+    await expect(store.markers.add(markerNames.refreshLock({ userId, sessionId }), 'me', 5000)).resolves.toBe(
+      true,
+    );
+    await expect(store.markers.add(markerNames.endedSession({ userId, sessionId }), '1', 5000)).resolves.toBe(
+      true,
+    );
     for (const key of keys.slice(0, 3)) await expect(redis.exists(key)).resolves.toBe(1);
-    await expect(store.markers.deleteIf(markerNames.refreshLock({ userId, sessionId }), 'me')).resolves.toBe(true);
+    await expect(store.markers.deleteIf(markerNames.refreshLock({ userId, sessionId }), 'me')).resolves.toBe(
+      true,
+    );
   });
 
   test('marker TTLs are set in Redis (PX) and add is NX', async () => {

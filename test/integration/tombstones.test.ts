@@ -98,11 +98,17 @@ describe.each<Variant>(['memory', 'ioredis', 'node-redis'])('tombstones (%s)', (
       const agent = app.agent();
       const done = await loginMini(app, agent, MINJI);
       const sid = sessionIdOf(done, 'mini.sid');
-      const oldCookie = (done.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith('mini.sid='))!.split(';')[0]!;
+      const oldCookie = (done.headers['set-cookie'] as unknown as string[])
+        .find((c) => c.startsWith('mini.sid='))!
+        .split(';')[0]!;
       // An hour into the login, a slow request loads the session…
       clock.t += HOUR_MS;
       const slow = slowRequest(`${variant}-${how}`);
-      const slowResponse = app.agent().get(`/slow/${variant}-${how}`).set('Cookie', oldCookie).then((r) => r);
+      const slowResponse = app
+        .agent()
+        .get(`/slow/${variant}-${how}`)
+        .set('Cookie', oldCookie)
+        .then((r) => r);
       await slow.entered;
       // …the login ends meanwhile…
       if (how === 'logout') {
@@ -130,7 +136,9 @@ describe.each<Variant>(['memory', 'ioredis', 'node-redis'])('tombstones (%s)', (
 
       expect((await app.agent().get('/me').set('Cookie', oldCookie)).status).toBe(401);
       if (variant !== 'memory') await expect(redis.exists(`${prefix}sess:${sid}`)).resolves.toBe(0);
-      await expect(tokenStore.markers!.has(markerNames.endedSession({ userId: MINJI, sessionId: sid }))).resolves.toBe(true);
+      await expect(
+        tokenStore.markers!.has(markerNames.endedSession({ userId: MINJI, sessionId: sid })),
+      ).resolves.toBe(true);
     },
   );
 

@@ -252,7 +252,10 @@ describe('createTokenCipher', () => {
         [k1.key.toString('base64'), other.toString('base64'), other.toString('hex')],
       );
       expectConfigError(
-        () => createTokenCipher({ keys: [k1, k2, { kid: 'k3', key: randomBytes(32) }, { kid: 'k2', key: other }] }),
+        () =>
+          createTokenCipher({
+            keys: [k1, k2, { kid: 'k3', key: randomBytes(32) }, { kid: 'k2', key: other }],
+          }),
         /key id "k2" appears twice/,
         [other.toString('base64')],
       );
@@ -296,8 +299,14 @@ describe('createTokenCipher', () => {
 
     it('rejects an invalid context when sealing', () => {
       expectConfigError(() => cipher.seal(TOKEN, { purpose: '', userId: '1' }), /context.purpose/);
-      expectConfigError(() => cipher.seal(TOKEN, { purpose: 'p', userId: 42 as unknown as string }), /context.userId/);
-      expectConfigError(() => cipher.seal(TOKEN, { purpose: 'p', sessionId: {} as unknown as string }), /context.sessionId/);
+      expectConfigError(
+        () => cipher.seal(TOKEN, { purpose: 'p', userId: 42 as unknown as string }),
+        /context.userId/,
+      );
+      expectConfigError(
+        () => cipher.seal(TOKEN, { purpose: 'p', sessionId: {} as unknown as string }),
+        /context.sessionId/,
+      );
       expectConfigError(() => cipher.seal(42 as unknown as string, context), /plaintext must be a string/);
     });
 
@@ -336,16 +345,23 @@ describe('TokenCipher.derive', () => {
     const a = parent.derive('account-logout');
     const b = parent.derive('login-transaction');
     expectDecryptionFailure(() => a.open(b.seal(TOKEN, context), context));
-    const elsewhere = createTokenCipher({ keys: [{ kid: 'k2', key: Buffer.from(k2.key) }, k1] }).derive('account-logout');
+    const elsewhere = createTokenCipher({ keys: [{ kid: 'k2', key: Buffer.from(k2.key) }, k1] }).derive(
+      'account-logout',
+    );
     expect(elsewhere.open(a.seal(TOKEN, context), context)).toEqual({ plaintext: TOKEN, stale: false });
   });
 
   it('rotates like its parent: a derived old-key value opens as stale, an unknown kid stays unknown', () => {
     const before = createTokenCipher({ keys: [k1] }).derive('x');
-    expect(parent.derive('x').open(before.seal(TOKEN, context), context)).toEqual({ plaintext: TOKEN, stale: true });
-    expect(() => createTokenCipher({ keys: [k2] }).derive('x').open(before.seal(TOKEN, context), context)).toThrow(
-      TokenKeyUnknownError,
-    );
+    expect(parent.derive('x').open(before.seal(TOKEN, context), context)).toEqual({
+      plaintext: TOKEN,
+      stale: true,
+    });
+    expect(() =>
+      createTokenCipher({ keys: [k2] })
+        .derive('x')
+        .open(before.seal(TOKEN, context), context),
+    ).toThrow(TokenKeyUnknownError);
   });
 
   it('refuses an empty label', () => {
