@@ -140,6 +140,22 @@ describe('with Kakao refresh tokens of two months (the login end decides)', () =
     expect((await agent.get('/me')).body).toMatchObject({ id: userId });
   });
 
+  test("a user's 51st login drops the oldest one: its record goes and its session ends", async () => {
+    const userId = newUser(h);
+    const browsers = Array.from({ length: 51 }, () => h.agent());
+    const sids: string[] = [];
+    // The store orders logins by expiry, in whole seconds: the oldest login is a second older.
+    sids.push(sessionId(await loginAs(h, browsers[0]!, userId)));
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    for (const browser of browsers.slice(1)) sids.push(sessionId(await loginAs(h, browser, userId)));
+    const fields = await redis.hkeys(userKey(userId));
+    expect(fields).toHaveLength(50);
+    expect(fields).not.toContain(sids[0]);
+    expect((await browsers[0]!.get('/me')).status).toBe(401);
+    await expect(redis.exists(`kle:sess:${sids[0]}`)).resolves.toBe(0);
+    for (const browser of [browsers[1]!, browsers[50]!]) expect((await browser.get('/me')).status).toBe(200);
+  });
+
   test('logout deletes the record at once', async () => {
     const userId = newUser(h);
     const agent = h.agent();
