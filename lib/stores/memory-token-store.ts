@@ -145,6 +145,7 @@ export class MemoryMarkers implements MarkerStore {
   }
 
   async deleteIf(name: string, value: string): Promise<boolean> {
+    checkSealed(value, 'deleteIf', 'value');
     if (this.#get(checkMarker(name, 'deleteIf'))?.value !== value) return false;
     this.#entries.delete(name);
     return true;

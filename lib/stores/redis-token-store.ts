@@ -89,7 +89,8 @@ end
 redis.call('EXPIRE', key, latest - now)
 return dropped`);
 
-// KEYS[1] user hash. ARGV: field, expected sealed record, new value, now (s).
+// KEYS[1] user hash. ARGV: field, expected sealed record, new value, now (s). Like SET, it prunes the
+// expired fields and sets the hash TTL to the latest field expiry (which a shorter new value can lower).
 const CAS = new RedisScript(`${EXPIRY}
 local key, now = KEYS[1], tonumber(ARGV[4])
 local v = redis.call('HGET', key, ARGV[1])
@@ -97,8 +98,17 @@ if not v then return 0 end
 local sep = string.find(v, '|', 1, true)
 if not sep or string.sub(v, sep + 1) ~= ARGV[2] or (expiry(v) or 0) <= now then return 0 end
 redis.call('HSET', key, ARGV[1], ARGV[3])
-local ttl = expiry(ARGV[3]) - now
-if redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl) end
+local all = redis.call('HGETALL', key)
+local latest = 0
+for i = 1, #all, 2 do
+  local exp = expiry(all[i + 1])
+  if exp == nil or exp <= now then
+    redis.call('HDEL', key, all[i])
+  elseif exp > latest then
+    latest = exp
+  end
+end
+redis.call('EXPIRE', key, latest - now)
 return 1`);
 
 const DELETE_USER = new RedisScript(`
@@ -188,7 +198,7 @@ export class RedisTokenStore implements TokenStore {
     checkSealed(sealed, 'set', 'sealed');
     checkTtlSeconds(ttlSeconds, 'set');
     const now = this.#seconds();
-    const value = `${(now + ttlSeconds).toString(36)}|${sealed}`;
+    const value = `${this.#expiry(ttlSeconds)}|${sealed}`;
     const reply = await this.#write(
       SET,
       this.#userKey(userId),
@@ -210,7 +220,7 @@ export class RedisTokenStore implements TokenStore {
     checkSealed(sealed, 'compareAndSet', 'sealed');
     checkTtlSeconds(ttlSeconds, 'compareAndSet');
     const now = this.#seconds();
-    const value = `${(now + ttlSeconds).toString(36)}|${sealed}`;
+    const value = `${this.#expiry(ttlSeconds)}|${sealed}`;
     const reply = await this.#write(CAS, this.#userKey(userId), [sessionId, expected, value, now], options);
     return Number(reply) === 1;
   }
@@ -260,6 +270,11 @@ export class RedisTokenStore implements TokenStore {
 
   #seconds(): number {
     return Math.floor(this.#now() / 1000);
+  }
+
+  /** A field's expiry in base-36 epoch seconds, rounded up so a record never lives shorter than asked. */
+  #expiry(ttlSeconds: number): string {
+    return Math.ceil((this.#now() + ttlSeconds * 1000) / 1000).toString(36);
   }
 
   async #write(script: RedisScript, userKey: string, args: Array<string | number>, options: WriteOptions) {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { control, type ControlContext } from './control';
-import { HANG, faultReply, validateFault } from './faults';
+import { DROP, HANG, faultReply, validateFault } from './faults';
 import { accessTokenInfo, appUsers, logout, oidcUserInfo, unlink, userIds, userMe } from './kapi';
 import { revokeScopes, revokeServiceTerms, scopes, serviceTerms, signup, updateProfile } from './kapi-user';
 import { accountLogout, authorize, decide, decideForUser } from './kauth';
@@ -210,7 +210,8 @@ class EmulatorServer implements KakaoEmulator {
       const endpoint = classifyPath(inc.path);
       this.record(endpoint, inc);
       const reply = await this.dispatch(endpoint, inc);
-      if (reply !== HANG) this.send(res, reply);
+      if (reply === DROP) res.socket?.destroy();
+      else if (reply !== HANG) this.send(res, reply);
     } catch {
       // A bug or hostile input must never take the emulator down; the client sees a Kakao-like 500.
       if (!res.headersSent) {
@@ -236,7 +237,10 @@ class EmulatorServer implements KakaoEmulator {
     return entry.fault;
   }
 
-  private async dispatch(endpoint: EmulatorEndpoint, inc: Incoming): Promise<Reply | typeof HANG> {
+  private async dispatch(
+    endpoint: EmulatorEndpoint,
+    inc: Incoming,
+  ): Promise<Reply | typeof HANG | typeof DROP> {
     // The control API is never faulted, so a test can always clear faults over HTTP.
     const fault = endpoint === 'control' ? undefined : this.takeFault(endpoint);
     if (!fault) return this.route(endpoint, inc);

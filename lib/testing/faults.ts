@@ -7,12 +7,15 @@ import { argumentError, type Reply } from './wire';
 
 /** A fault that never answers (until the emulator closes). */
 export const HANG = Symbol('hang');
+/** A fault that closes the connection without an answer: the client sees a network error. */
+export const DROP = Symbol('drop');
 
 const FAULT_KINDS: readonly EmulatorFault['kind'][] = [
   'html_500',
   'non_json',
   'delay',
   'hang',
+  'drop',
   'redirect',
   'status',
 ];
@@ -49,11 +52,13 @@ export function validateFault(fault: EmulatorFault): EmulatorFault {
   return { ...fault, times };
 }
 
-/** The answer a fault gives, or {@link HANG}. */
-export function faultReply(fault: EmulatorFault): Reply | typeof HANG {
+/** The answer a fault gives, or {@link HANG} / {@link DROP}. */
+export function faultReply(fault: EmulatorFault): Reply | typeof HANG | typeof DROP {
   switch (fault.kind) {
     case 'hang':
       return HANG;
+    case 'drop':
+      return DROP;
     case 'html_500':
       return {
         status: 500,

@@ -325,9 +325,11 @@ export interface EmulatorFault {
   endpoint: EmulatorEndpoint;
   /**
    * `html_500`: 500 with an HTML body. `non_json`: 200 with an HTML body. `delay`: wait `delayMs`, then answer
-   * normally. `hang`: never answer (until `close()`). `redirect`: 307 to `location`. `status`: a custom raw answer.
+   * normally. `hang`: never answer (until `close()`). `drop`: close the connection without an answer (the
+   * client sees a network error with no HTTP status). `redirect`: 307 to `location`. `status`: a custom raw
+   * answer. With `consume`, `hang` and `drop` are a lost response: Kakao did the work, the client never hears.
    */
-  kind: 'html_500' | 'non_json' | 'delay' | 'hang' | 'redirect' | 'status';
+  kind: 'html_500' | 'non_json' | 'delay' | 'hang' | 'drop' | 'redirect' | 'status';
   /** For `delay`. Default `1000`. */
   delayMs?: number;
   /** For `status`. Default `500`. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { TokenDecryptionError } from '../../lib/errors';
+import { TokenDecryptionError, TokenKeyUnknownError } from '../../lib/errors';
 import { createTokenCipher, type SealContext } from '../../lib/token-cipher';
 import { configureFuzzing, hostileString } from './fuzz-config';
 
@@ -13,7 +13,10 @@ const oldCipher = createTokenCipher({ keys: [retired] });
 const context: SealContext = { purpose: 'kakao-tokens', userId: '4120937465', sessionId: 'sess-1' };
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
-/** Calls open and reports the outcome; anything but success or TokenDecryptionError fails the test. */
+/**
+ * Calls open and reports the outcome; anything but success, TokenDecryptionError or (for a well-formed
+ * kid the ring does not hold, and only then) TokenKeyUnknownError fails the test.
+ */
 function tryOpen(
   sealed: unknown,
   ctx: SealContext = context,
@@ -21,6 +24,16 @@ function tryOpen(
   try {
     return cipher.open(sealed as string, ctx);
   } catch (error) {
+    if (error instanceof TokenKeyUnknownError) {
+      // Not tampering but a key of another process: only for an otherwise well-formed envelope.
+      const parts = (sealed as string).split('.');
+      expect(parts).toHaveLength(5);
+      expect(parts[0]).toBe('kt1');
+      expect(error.kid).toBe(parts[1]);
+      expect(error.kid).toMatch(/^[A-Za-z0-9_-]{1,16}$/);
+      expect(['k1', 'k2']).not.toContain(error.kid);
+      return 'refused';
+    }
     expect(error).toBeInstanceOf(TokenDecryptionError);
     const { message, cause } = error as TokenDecryptionError;
     // One fixed, content-free error: nothing tells an attacker which check failed.
@@ -51,7 +64,7 @@ function mutate(text: string, index: number, replacement: string): string {
 }
 
 describe('TokenCipher.open on generated input', () => {
-  test('refuses arbitrary strings and non-strings with the one fixed TokenDecryptionError', () => {
+  test('refuses arbitrary strings and non-strings with the one fixed TokenDecryptionError (or key unknown)', () => {
     fc.assert(
       fc.property(
         fc.oneof(

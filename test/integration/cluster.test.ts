@@ -1,3 +1,9 @@
+/**
+ * Token vaults and the example app on a private three-master Redis Cluster. The store contract itself
+ * runs on the cluster in token-store.test.ts; here: users really spread over the masters, single-flight
+ * refresh across two "processes" (two clients, two vaults) on each client library, the refresh lock in
+ * the user's slot, and a whole login/logout through the example app.
+ */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -9,41 +15,29 @@ import { loadConfig } from '../../example-app/config';
 import { fromIoRedis } from '../../example-app/redis';
 import { KakaoClient } from '../../lib/kakao-client';
 import { createPkcePair } from '../../lib/pkce';
+import { markerNames, type LoginKey } from '../../lib/stores/contracts';
+import { RedisTokenStore } from '../../lib/stores/redis-token-store';
 import { createTokenCipher } from '../../lib/token-cipher';
-import { RedisTokenStore, type TokenRecordKey } from '../../lib/token-store';
 import { TokenVault } from '../../lib/tokens';
-import { startRedisCluster, type RedisClusterHandle } from '../helpers/redis-cluster';
 import { authorizeAtEmulator } from '../helpers/harness';
+import { connectClient, inspector, quitIoredis, type ConnectedClient } from '../helpers/redis-clients';
+import { startRedisCluster, type RedisClusterHandle } from '../helpers/redis-cluster';
 import { uniquePrefix } from '../helpers/redis-server';
 
-const REFRESH_TTL = 5_184_000;
 const MINJI = '4120937465';
 const prefix = uniquePrefix('cluster');
 
 let redisCluster: RedisClusterHandle;
 let emulator: KakaoEmulator;
-const clients: Cluster[] = [];
+let cluster: Cluster;
+const clients: ConnectedClient[] = [];
 
-/** A Cluster client configured as an application should: fail fast, reconnect in the background. */
-async function connectCluster(): Promise<Cluster> {
-  const cluster = new Cluster(redisCluster.nodes, {
-    enableOfflineQueue: true,
-    redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 2000, connectTimeout: 2000 },
-  });
-  clients.push(cluster);
-  await new Promise<void>((resolve, reject) => {
-    cluster.once('ready', resolve);
-    cluster.once('error', reject);
-  });
-  return cluster;
-}
-
-async function keySlot(cluster: Cluster, key: string): Promise<number> {
+async function keySlot(key: string): Promise<number> {
   return Number(await cluster.cluster('KEYSLOT', key));
 }
 
 /** Every key matching `pattern` on every master. */
-async function scanAll(cluster: Cluster, pattern: string): Promise<string[]> {
+async function scanAll(pattern: string): Promise<string[]> {
   const keys: string[] = [];
   for (const node of cluster.nodes('master')) {
     let cursor = '0';
@@ -63,79 +57,27 @@ function newUser(): string {
 beforeAll(async () => {
   redisCluster = await startRedisCluster();
   emulator = await createKakaoEmulator({ autoApprove: true, tokenRateLimit: false });
+  cluster = (await inspector({ nodes: redisCluster.nodes })) as Cluster;
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.allSettled(clients.map((c) => c.quit()));
-  for (const c of clients) c.disconnect();
+  await Promise.allSettled(clients.map((c) => c.close()));
+  await quitIoredis(cluster);
   await emulator?.close();
   await redisCluster?.kill();
 });
 
-describe('RedisTokenStore on a three-master Redis Cluster', () => {
-  let cluster: Cluster;
-  let store: RedisTokenStore;
-  beforeAll(async () => {
-    cluster = await connectCluster();
-    store = new RedisTokenStore({ client: cluster, prefix });
-  });
-
-  test('the cluster really has three masters and users land on more than one of them', async () => {
-    expect(cluster.nodes('master')).toHaveLength(3);
-    const owners = new Set<string>();
-    for (let i = 0; i < 30; i++) {
-      const slot = await keySlot(cluster, `${prefix}idx:{${newUser()}}`);
-      owners.add(cluster.slots[slot]![0]!);
-    }
-    expect(owners.size).toBeGreaterThan(1);
-  });
-
-  test('set, get, compareAndSet and delete work for users on every master', async () => {
-    for (let i = 0; i < 20; i++) {
-      const key = { userId: newUser(), sessionId: `s${i}` };
-      await store.set(key, 'sealed-1', REFRESH_TTL);
-      await expect(store.get(key)).resolves.toBe('sealed-1');
-      await expect(store.compareAndSet(key, 'other', 'sealed-2', REFRESH_TTL)).resolves.toBe(false);
-      await expect(store.compareAndSet(key, 'sealed-1', 'sealed-2', REFRESH_TTL)).resolves.toBe(true);
-      await expect(store.get(key)).resolves.toBe('sealed-2');
-      await expect(store.listUserRecords(key.userId)).resolves.toEqual([key]);
-      await store.delete(key);
-      await expect(store.get(key)).resolves.toBeUndefined();
-      await expect(store.listUserRecords(key.userId)).resolves.toEqual([]);
-    }
-  });
-
-  test("a user's records and session index share one slot, so deleteUser (the unlink path) removes them all", async () => {
-    const userId = newUser();
-    const sessions = Array.from({ length: 12 }, (_, i) => `sess-${i}-${randomBytes(4).toString('hex')}`);
-    for (const sessionId of sessions)
-      await store.set({ userId, sessionId }, `sealed-${sessionId}`, REFRESH_TTL);
-    const keys = await scanAll(cluster, `${prefix}*{${userId}}*`);
-    expect(keys).toHaveLength(sessions.length + 1);
-    const slots = new Set(await Promise.all(keys.map((key) => keySlot(cluster, key))));
-    expect(slots.size).toBe(1);
-
-    const listed = await store.listUserRecords(userId);
-    expect(listed.map((k) => k.sessionId).sort()).toEqual([...sessions].sort());
-    await expect(store.deleteUser(userId)).resolves.toBe(sessions.length);
-    await expect(scanAll(cluster, `${prefix}*{${userId}}*`)).resolves.toEqual([]);
-    for (const sessionId of sessions) await expect(store.get({ userId, sessionId })).resolves.toBeUndefined();
-  });
-
-  test('locks are exclusive and released only by their owner', async () => {
-    const name = `refresh:${newUser()}:s1`;
-    const token = await store.acquireLock(name, 5000);
-    expect(token).toEqual(expect.any(String));
-    await expect(store.acquireLock(name, 5000)).resolves.toBeUndefined();
-    await expect(store.releaseLock(name, 'not-the-owner')).resolves.toBe(false);
-    await expect(store.releaseLock(name, token!)).resolves.toBe(true);
-    const again = await store.acquireLock(name, 5000);
-    expect(again).toEqual(expect.any(String));
-    await store.releaseLock(name, again!);
-  });
+test('the cluster has three masters and users land on every one of them', async () => {
+  expect(cluster.nodes('master')).toHaveLength(3);
+  const owners = new Set<string>();
+  for (let i = 0; i < 60; i++) {
+    const slot = await keySlot(`${prefix}u:{${newUser()}}`);
+    owners.add(cluster.slots[slot]![0]!);
+  }
+  expect(owners.size).toBe(3);
 });
 
-describe('TokenVault refreshes once across processes sharing a Cluster', () => {
+describe.each(['ioredis-cluster', 'node-redis-cluster'] as const)('TokenVaults on two %s clients', (kind) => {
   /** Logs a user in at the emulator directly and returns the token response. */
   async function tokensFor(userId: string, client: KakaoClient) {
     const { verifier, challenge } = createPkcePair();
@@ -162,7 +104,7 @@ describe('TokenVault refreshes once across processes sharing a Cluster', () => {
       .length;
   }
 
-  /** Two vaults, as two processes would have, over two Cluster clients, with one login saved. */
+  /** Two vaults, as two processes would have, over two cluster clients, with one login saved. */
   async function twoProcesses() {
     const cipher = createTokenCipher({ keys: [{ kid: 'k1', key: randomBytes(32) }] });
     const kakao = new KakaoClient({
@@ -172,19 +114,16 @@ describe('TokenVault refreshes once across processes sharing a Cluster', () => {
     });
     const clock = { offsetMs: 0 };
     const now = () => Date.now() + clock.offsetMs;
-    const [clusterA, clusterB] = [await connectCluster(), await connectCluster()];
-    const vaults = [clusterA, clusterB].map(
-      (cluster) =>
-        new TokenVault({
-          store: new RedisTokenStore({ client: cluster, prefix }),
-          cipher,
-          client: kakao,
-          now,
-        }),
-    );
-    const key: TokenRecordKey = { userId: MINJI, sessionId: `sess-${randomBytes(6).toString('hex')}` };
-    await vaults[0]!.save(key, await tokensFor(MINJI, kakao));
-    return { kakao, clock, cluster: clusterA, vaults, key };
+    const vaults: TokenVault[] = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await connectClient(kind, { nodes: redisCluster.nodes });
+      clients.push(c);
+      const store = new RedisTokenStore({ client: c.client, prefix, now });
+      vaults.push(new TokenVault({ store, markers: store.markers, cipher, client: kakao, now }));
+    }
+    const key: LoginKey = { userId: MINJI, sessionId: `sess-${randomBytes(6).toString('hex')}` };
+    await vaults[0]!.save(key, await tokensFor(MINJI, kakao), { loginEndsAt: now() + 12 * 3600_000 });
+    return { kakao, clock, vaults, key };
   }
 
   test('50 concurrent getAccessToken calls on two vaults make one refresh call', async () => {
@@ -204,30 +143,32 @@ describe('TokenVault refreshes once across processes sharing a Cluster', () => {
     await expect(kakao.getUser(results[0]!)).resolves.toMatchObject({ id: MINJI });
   });
 
-  test("the refresh lock lives in the slot of the user's token record", async () => {
-    const { clock, cluster, vaults, key } = await twoProcesses();
+  test("the refresh lock lives in the slot of the user's token hash", async () => {
+    const { clock, vaults, key } = await twoProcesses();
     clock.offsetMs = 7 * 3600_000;
     // A slow refresh keeps the lock held long enough to be seen.
     emulator.injectFault({ endpoint: 'token', kind: 'delay', delayMs: 300, times: 1 });
     const refreshing = vaults[0]!.getAccessToken(key);
-    let lockKeys: string[] = [];
-    for (let i = 0; i < 100 && lockKeys.length === 0; i++) {
-      lockKeys = await scanAll(cluster, `${prefix}lock:*`);
-      if (lockKeys.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    const lockKey = prefix + markerNames.refreshLock(key);
+    let seen = 0;
+    for (let i = 0; i < 100 && seen === 0; i++) {
+      seen = await cluster.exists(lockKey);
+      if (seen === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     }
     await refreshing;
-    expect(lockKeys).toHaveLength(1);
-    const recordSlot = await keySlot(cluster, `${prefix}tok:{${key.userId}}:${key.sessionId}`);
-    await expect(keySlot(cluster, lockKeys[0]!)).resolves.toBe(recordSlot);
+    expect(seen).toBe(1);
+    await expect(keySlot(lockKey)).resolves.toBe(await keySlot(`${prefix}u:{${key.userId}}`));
+    await expect(cluster.exists(lockKey)).resolves.toBe(0);
   });
 });
 
 describe('the example app with sessions and tokens on the Cluster', () => {
   let server: http.Server;
   let url: string;
-  let cluster: Cluster;
+  let appCluster: ConnectedClient;
   beforeAll(async () => {
-    cluster = await connectCluster();
+    appCluster = await connectClient('ioredis-cluster', { nodes: redisCluster.nodes });
+    clients.push(appCluster);
     server = http.createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -242,7 +183,7 @@ describe('the example app with sessions and tokens on the Cluster', () => {
     const { app } = createApp({
       config,
       callbackURL: `${url}/auth/kakao/callback`,
-      redis: fromIoRedis(cluster, 'cluster'),
+      redis: fromIoRedis(appCluster.client as Cluster, 'cluster'),
       logger: () => {},
     });
     server.on('request', app);
@@ -252,7 +193,7 @@ describe('the example app with sessions and tokens on the Cluster', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  test('a login stores its session and tokens in the Cluster, /me works, and logout removes both', async () => {
+  test('a login stores its session and one token field in the Cluster, /me works, and logout removes both', async () => {
     const agent = supertest.agent(url);
     const start = await agent.get('/auth/kakao').redirects(0);
     expect(start.status).toBe(302);
@@ -263,20 +204,23 @@ describe('the example app with sessions and tokens on the Cluster', () => {
 
     await expect(agent.get('/me').expect(200)).resolves.toMatchObject({ body: { id: MINJI } });
     await agent.get('/me/kakao').expect(200);
-    const sessionKeys = await scanAll(cluster, 'kle:sess:*');
-    expect(sessionKeys.length).toBeGreaterThanOrEqual(1);
+    const sessionKeys = await scanAll('kle:sess:*');
+    expect(sessionKeys).toHaveLength(1);
     const ttl = await cluster.ttl(sessionKeys[0]!);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(30 * 60);
-    const tokenKeys = await scanAll(cluster, `kle:*{${MINJI}}*`);
-    expect(tokenKeys.length).toBe(2);
-    const slots = new Set(await Promise.all(tokenKeys.map((key) => keySlot(cluster, key))));
-    expect(slots.size).toBe(1);
+    const sid = sessionKeys[0]!.slice('kle:sess:'.length);
+    const userKey = `kle:u:{${MINJI}}`;
+    expect(await scanAll(`kle:*{${MINJI}}*`)).toEqual([userKey]);
+    expect(Object.keys(await cluster.hgetall(userKey))).toEqual([sid]);
 
     await agent.post('/logout').set('Origin', url).expect(302);
     await agent.get('/me').expect(401);
-    await expect(scanAll(cluster, `kle:tok:{${MINJI}}:*`)).resolves.toEqual([]);
-    // The login-start session was regenerated at login and the logged-in one destroyed at logout.
-    await expect(scanAll(cluster, 'kle:sess:*')).resolves.toEqual([]);
+    await expect(cluster.exists(userKey)).resolves.toBe(0);
+    await expect(scanAll('kle:sess:*')).resolves.toEqual([]);
+    // The logout's tombstone sits in the user's slot.
+    const tombstones = await scanAll(`kle:e:{${MINJI}}:*`);
+    expect(tombstones).toEqual([`kle:e:{${MINJI}}:${sid}`]);
+    await expect(keySlot(tombstones[0]!)).resolves.toBe(await keySlot(userKey));
   });
 });

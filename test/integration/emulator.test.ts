@@ -1019,6 +1019,22 @@ describe('faults', () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
+  test('drop closes the connection without an answer, after the token endpoint did its work', async () => {
+    const emulator = await start();
+    const { code } = await login(emulator);
+    emulator.injectFault({ endpoint: 'token', kind: 'drop', times: 1 });
+    const fields = {
+      grant_type: 'authorization_code',
+      client_id: emulator.clientID,
+      code,
+      redirect_uri: REDIRECT_URI,
+    };
+    await expect(postForm(`${emulator.authOrigin}/oauth/token`, fields)).rejects.toThrow();
+    // The code was consumed before the connection dropped: a retry sees KOE320.
+    expect((await exchange(emulator, code)).json.error_code).toBe('KOE320');
+    expect(emulator.count('token')).toBe(2);
+  });
+
   test('malformed faults are refused', async () => {
     const emulator = await start();
     expect(() => emulator.injectFault({ endpoint: 'nowhere' as never, kind: 'hang' })).toThrow(TypeError);

@@ -689,8 +689,8 @@ describe('two example-app processes sharing one Redis', () => {
       KAKAO_AUTH_ORIGIN: emulator.authOrigin,
       KAKAO_API_ORIGIN: emulator.apiOrigin,
     };
-    a = await startAppProcess({ ...env, PORT: String(portA) });
-    b = await startAppProcess({ ...env, PORT: '0' });
+    a = await startAppProcess('a', { ...env, PORT: String(portA) });
+    b = await startAppProcess('b', { ...env, PORT: '0' });
   }, 60_000);
   afterAll(async () => {
     await Promise.allSettled([a?.stop(), b?.stop()]);

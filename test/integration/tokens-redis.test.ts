@@ -4,6 +4,7 @@ import { authorizeAtEmulator, leakedSecrets, login, startHarness, type Harness }
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
 
 const MINJI = '4120937465';
+const USER_KEY = `kle:u:{${MINJI}}`;
 const KEY_OLD = randomBytes(32).toString('base64');
 const KEY_NEW = randomBytes(32).toString('base64');
 
@@ -63,17 +64,9 @@ describe('tokens in Redis through the example app', () => {
     await login(h, agent);
     const dump = await dumpRedis(redis);
     expect(dump).toMatch(/kle:sess:/);
-    expect(dump).toMatch(/kle:tok:\{4120937465\}:/);
-    expect(dump).toMatch(/=kt1\.k1\./);
+    expect(dump).toMatch(/kle:u:\{4120937465\}=/);
+    expect(dump).toMatch(/"[0-9a-z]+\|kt1\.k1\./);
     expect(leakedSecrets(dump, h.emulator.issuedSecrets())).toEqual([]);
-  });
-
-  test('the token record lives as long as the refresh token', async () => {
-    const agent = h.agent();
-    await login(h, agent);
-    const [key] = await redis.keys('kle:tok:*');
-    const ttl = await redis.ttl(key!);
-    expect(Math.abs(ttl - 5183999)).toBeLessThanOrEqual(5);
   });
 
   test('/me/kakao answers with Kakao user info using the stored access token', async () => {
@@ -90,7 +83,7 @@ describe('tokens in Redis through the example app', () => {
     h.emulator.injectFault({ endpoint: 'user_me', kind: 'html_500', times: 1 });
     const garbage = await agent.get('/me/kakao');
     expect(garbage.status).toBe(502);
-    expect(garbage.body).toMatchObject({ error: 'error' });
+    expect(garbage.body).toMatchObject({ error: 'kakao_error', requestId: expect.any(String) });
     expect(garbage.text).not.toMatch(/at .*\(.*:\d+:\d+\)/);
     expect((await agent.get('/me/kakao')).status).toBe(200);
   });
@@ -128,30 +121,29 @@ describe('tokens in Redis through the example app', () => {
   test('a revoked refresh token ends the session with reauth_required and deletes the tokens', async () => {
     const agent = h.agent();
     await login(h, agent);
-    const before = await redis.keys('kle:tok:*');
+    const before = await redis.hlen(USER_KEY);
     h.emulator.expireAccessTokens(MINJI);
     h.emulator.expireRefreshTokens(MINJI);
     const res = await agent.get('/me/kakao');
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: 'reauth_required' });
     expect((await agent.get('/me')).status).toBe(401);
-    expect((await redis.keys('kle:tok:*')).length).toBe(before.length - 1);
+    expect(await redis.hlen(USER_KEY)).toBe(before - 1);
   });
 
   test('a tampered record fails closed: reauth_required, no 500, record deleted', async () => {
     const agent = h.agent();
-    await login(h, agent);
-    const keys = await redis.keys('kle:tok:*');
-    for (const key of keys) {
-      const value = (await redis.get(key))!;
-      const parts = value.split('.');
-      parts[3] = parts[3]!.slice(0, -2) + (parts[3]!.endsWith('AA') ? 'BB' : 'AA');
-      await redis.set(key, parts.join('.'), 'KEEPTTL');
-    }
+    const sid = sessionId(await login(h, agent));
+    const value = (await redis.hget(USER_KEY, sid))!;
+    const parts = value.split('.');
+    parts[3] = parts[3]!.slice(0, -2) + (parts[3]!.endsWith('AA') ? 'BB' : 'AA');
+    await redis.hset(USER_KEY, sid, parts.join('.'));
     const res = await agent.get('/me/kakao');
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: 'reauth_required' });
     expect(h.events.some((e) => e.event === 'token_decryption_failed')).toBe(true);
+    await expect(redis.hexists(USER_KEY, sid)).resolves.toBe(0);
+    expect((await agent.get('/me')).status).toBe(401);
   });
 
   test('a record copied to another session does not decrypt there', async () => {
@@ -159,9 +151,9 @@ describe('tokens in Redis through the example app', () => {
     const b = h.agent();
     const sidA = sessionId(await login(h, a));
     const sidB = sessionId(await login(h, b));
-    const value = await redis.get(`kle:tok:{${MINJI}}:${sidA}`);
-    expect(value).toMatch(/^kt1\./);
-    await redis.set(`kle:tok:{${MINJI}}:${sidB}`, value!, 'KEEPTTL');
+    const value = await redis.hget(USER_KEY, sidA);
+    expect(value).toMatch(/^[0-9a-z]+\|kt1\./);
+    await redis.hset(USER_KEY, sidB, value!);
     expect((await a.get('/me/kakao')).status).toBe(200);
     const copied = await b.get('/me/kakao');
     expect(copied.status).toBe(401);
@@ -172,9 +164,10 @@ describe('tokens in Redis through the example app', () => {
     const a = h.agent();
     const sid = sessionId(await login(h, a));
     await a.post('/logout').redirects(0);
-    const ttl = await redis.ttl(`kle:ended:${sid}`);
-    expect(ttl).toBeGreaterThan(500);
-    expect(ttl).toBeLessThanOrEqual(600);
+    // The tombstone lives as long as the login could have (12 h from login), not a fixed 600 s.
+    const ttl = await redis.ttl(`kle:e:{${MINJI}}:${sid}`);
+    expect(ttl).toBeGreaterThan(12 * 3600 - 60);
+    expect(ttl).toBeLessThanOrEqual(12 * 3600);
     const b = h.agent();
     const sidB = sessionId(await login(h, b));
     const hook = await h
@@ -184,7 +177,7 @@ describe('tokens in Redis through the example app', () => {
       .type('form')
       .send({ app_id: String(h.emulator.appId), user_id: MINJI, referrer_type: 'UNLINK_FROM_APPS' });
     expect(hook.status).toBe(200);
-    expect(await redis.exists(`kle:ended:${sidB}`)).toBe(1);
+    expect(await redis.exists(`kle:e:{${MINJI}}:${sidB}`)).toBe(1);
   });
 
   test('logout deletes the stored tokens of that login only', async () => {
@@ -192,9 +185,9 @@ describe('tokens in Redis through the example app', () => {
     const b = h.agent();
     await login(h, a);
     await login(h, b);
-    const before = (await redis.keys('kle:tok:*')).length;
+    const before = await redis.hlen(USER_KEY);
     expect((await a.post('/logout').redirects(0)).status).toBe(302);
-    expect((await redis.keys('kle:tok:*')).length).toBe(before - 1);
+    expect(await redis.hlen(USER_KEY)).toBe(before - 1);
     expect((await b.get('/me/kakao')).status).toBe(200);
   });
 
@@ -228,7 +221,7 @@ describe('tokens in Redis through the example app', () => {
     expect(h.emulator.count('unlink')).toBe(1);
     expect((await a.get('/me')).status).toBe(401);
     expect((await b.get('/me')).status).toBe(401);
-    expect(await redis.keys('kle:tok:{4120937465}:*')).toEqual([]);
+    expect(await redis.exists(USER_KEY)).toBe(0);
   });
 
   test('the unlink webhook with the admin key ends all sessions and tokens of the user; a wrong key changes nothing', async () => {
@@ -255,7 +248,7 @@ describe('tokens in Redis through the example app', () => {
     expect(Date.now() - began).toBeLessThan(3000);
     expect((await a.get('/me')).status).toBe(401);
     expect((await b.get('/me')).status).toBe(401);
-    expect(await redis.keys('kle:tok:{4120937465}:*')).toEqual([]);
+    expect(await redis.exists(USER_KEY)).toBe(0);
     const unknown = await h
       .agent()
       .get('/webhooks/kakao/unlink')
@@ -267,8 +260,8 @@ describe('tokens in Redis through the example app', () => {
   test('rotating the key ring keeps old records readable and re-seals them with the new key', async () => {
     const agent = h.agent();
     const res = await login(h, agent);
-    const key = `kle:tok:{${MINJI}}:${sessionId(res)}`;
-    expect(await redis.get(key)).toMatch(/^kt1\.k1\./);
+    const field = sessionId(res);
+    expect(await redis.hget(USER_KEY, field)).toMatch(/^[0-9a-z]+\|kt1\.k1\./);
     const rotated = await startHarness({
       env: { ...env(), TOKEN_ENCRYPTION_KEYS: `k2:${KEY_NEW},k1:${KEY_OLD}` },
       sharedEmulator: h.emulator,
@@ -277,7 +270,7 @@ describe('tokens in Redis through the example app', () => {
       // Same Redis and session secret: the session made by the first app is valid in the second.
       const me = await rotated.agent().get('/me/kakao').set('Cookie', sessionCookie(res));
       expect(me.status).toBe(200);
-      expect(await redis.get(key)).toMatch(/^kt1\.k2\./);
+      expect(await redis.hget(USER_KEY, field)).toMatch(/^[0-9a-z]+\|kt1\.k2\./);
     } finally {
       await rotated.close();
     }
@@ -328,13 +321,13 @@ describe('sessions in Redis', () => {
   test('the absolute lifetime ends an active session after 12 hours and drops its tokens (R35)', async () => {
     const agent = h.agent();
     const sid = sessionId(await login(h, agent));
-    expect(await redis.exists(`kle:tok:{${MINJI}}:${sid}`)).toBe(1);
+    expect(await redis.hexists(USER_KEY, sid)).toBe(1);
     offset = 11 * 3600_000;
     try {
       expect((await agent.get('/me')).status).toBe(200);
       offset = 12 * 3600_000 + 1000;
       expect((await agent.get('/me')).status).toBe(401);
-      expect(await redis.exists(`kle:tok:{${MINJI}}:${sid}`)).toBe(0);
+      expect(await redis.hexists(USER_KEY, sid)).toBe(0);
     } finally {
       offset = 0;
     }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { TokenDecryptionError, isKakaoError } from '../../lib/errors';
+import { TokenDecryptionError, TokenKeyUnknownError, isKakaoError } from '../../lib/errors';
 import {
   createTokenCipher,
   generateKeyRing,
@@ -132,7 +132,9 @@ describe('createTokenCipher', () => {
       ['an extra part', () => `${sealed}.AAAA`],
       ['a missing part', () => parts.slice(0, 4).join('.')],
       ['the unknown version kt2', () => replacePart(sealed, 0, 'kt2')],
-      ['an unknown kid', () => replacePart(sealed, 1, 'k9')],
+      ['a malformed kid', () => replacePart(sealed, 1, 'k!9')],
+      ['an empty kid', () => replacePart(sealed, 1, '')],
+      ['a kid longer than 16 characters', () => replacePart(sealed, 1, 'k'.repeat(17))],
       ['padding on the tag', () => replacePart(sealed, 4, `${parts[4]!}==`)],
       [
         'standard base64 characters',
@@ -154,6 +156,25 @@ describe('createTokenCipher', () => {
       ['a Buffer', Buffer.from(sealed)],
     ])('rejects %s instead of a string', (_name, value) => {
       expectDecryptionFailure(() => cipher.open(value as unknown as string, context));
+    });
+
+    it('tells an unknown but well-formed kid apart from tampering (TokenKeyUnknownError, key not named)', () => {
+      let caught: unknown;
+      try {
+        cipher.open(replacePart(sealed, 1, 'k9'), context);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(TokenKeyUnknownError);
+      expect(caught).not.toBeInstanceOf(TokenDecryptionError);
+      const error = caught as TokenKeyUnknownError;
+      expect(error.code).toBe('ERR_KAKAO_TOKEN_KEY_UNKNOWN');
+      expect(isKakaoError(error, 'ERR_KAKAO_TOKEN_KEY_UNKNOWN')).toBe(true);
+      expect(error.kid).toBe('k9');
+      expect(error.message).toContain('"k9"');
+      for (const secret of [k1.key.toString('base64'), k1.key.toString('hex'), parts[3]!, parts[4]!]) {
+        expect(error.message).not.toContain(secret);
+      }
     });
 
     it('rejects a record whose kid was swapped to another valid kid', () => {
@@ -194,9 +215,18 @@ describe('createTokenCipher', () => {
       expect(rotated.open(resealed, context)).toEqual({ plaintext: TOKEN, stale: false });
     });
 
-    it('fails closed once the old key is removed from the ring', () => {
+    it('once the old key is removed from the ring, its records are "key unknown", not tampered', () => {
       const record = createTokenCipher({ keys: [k1] }).seal(TOKEN, context);
-      expectDecryptionFailure(() => createTokenCipher({ keys: [k2] }).open(record, context));
+      expect(() => createTokenCipher({ keys: [k2] }).open(record, context)).toThrow(TokenKeyUnknownError);
+    });
+
+    it('phase 1 of a rotation: a ring with the new key decrypt-only opens values sealed by the new key', () => {
+      const phase1 = createTokenCipher({ keys: [k1, k2] });
+      const phase2 = createTokenCipher({ keys: [k2, k1] });
+      const sealedByPhase2 = phase2.seal(TOKEN, context);
+      expect(sealedByPhase2.split('.')[1]).toBe('k2');
+      expect(phase1.open(sealedByPhase2, context)).toEqual({ plaintext: TOKEN, stale: true });
+      expect(phase2.open(phase1.seal(TOKEN, context), context)).toEqual({ plaintext: TOKEN, stale: true });
     });
   });
 
@@ -214,11 +244,33 @@ describe('createTokenCipher', () => {
       expectConfigError(() => createTokenCipher({ keys: [] }), /non-empty array/);
     });
 
-    it('rejects duplicate kids', () => {
+    it('refuses one kid twice, also apart in the ring, without naming a key', () => {
+      const other = randomBytes(32);
       expectConfigError(
-        () => createTokenCipher({ keys: [k1, { kid: 'k1', key: randomBytes(32) }] }),
-        /key id "k1" appears twice/,
-        [k1.key.toString('base64')],
+        () => createTokenCipher({ keys: [k1, { kid: 'k1', key: other }] }),
+        /key id "k1" appears twice in the key ring/,
+        [k1.key.toString('base64'), other.toString('base64'), other.toString('hex')],
+      );
+      expectConfigError(
+        () =>
+          createTokenCipher({
+            keys: [k1, k2, { kid: 'k3', key: randomBytes(32) }, { kid: 'k2', key: other }],
+          }),
+        /key id "k2" appears twice/,
+        [other.toString('base64')],
+      );
+    });
+
+    it('refuses one key under two ids (a copy-paste rotation), naming both kids and not the key', () => {
+      const copy = { kid: 'k2', key: Buffer.from(k1.key) };
+      expectConfigError(
+        () => createTokenCipher({ keys: [copy, k1] }),
+        /keys "k2" and "k1" are the same key under two ids/,
+        [k1.key.toString('base64'), k1.key.toString('base64url'), k1.key.toString('hex')],
+      );
+      expectConfigError(
+        () => createTokenCipher({ keys: [k1, k2, { kid: 'k3', key: Buffer.from(k2.key) }] }),
+        /keys "k2" and "k3" are the same key/,
       );
     });
 
@@ -247,13 +299,74 @@ describe('createTokenCipher', () => {
 
     it('rejects an invalid context when sealing', () => {
       expectConfigError(() => cipher.seal(TOKEN, { purpose: '', userId: '1' }), /context.purpose/);
-      expectConfigError(() => cipher.seal(TOKEN, { purpose: 'p', userId: '' }), /context.userId/);
+      expectConfigError(
+        () => cipher.seal(TOKEN, { purpose: 'p', userId: 42 as unknown as string }),
+        /context.userId/,
+      );
+      expectConfigError(
+        () => cipher.seal(TOKEN, { purpose: 'p', sessionId: {} as unknown as string }),
+        /context.sessionId/,
+      );
       expectConfigError(() => cipher.seal(42 as unknown as string, context), /plaintext must be a string/);
+    });
+
+    it('treats an absent and an empty user or session id alike', () => {
+      const sealed = cipher.seal(TOKEN, { purpose: 'p', userId: '', sessionId: '' });
+      expect(cipher.open(sealed, { purpose: 'p' }).plaintext).toBe(TOKEN);
+      expectDecryptionFailure(() => cipher.open(sealed, { purpose: 'p', userId: '1' }));
     });
 
     it('rejects a plaintext larger than 32 KiB', () => {
       expectConfigError(() => cipher.seal('x'.repeat(32 * 1024 + 1), context), /at most 32768 bytes/);
     });
+  });
+});
+
+describe('TokenCipher.derive', () => {
+  const parent = createTokenCipher({ keys: [k2, k1] });
+
+  it('keeps the key ids and the current kid', () => {
+    const derived = parent.derive('login-transaction');
+    expect(derived.currentKid).toBe('k2');
+    expect(derived.seal(TOKEN, context).split('.')[1]).toBe('k2');
+  });
+
+  it("never opens the parent's values, and the parent never opens a derived one", () => {
+    const derived = parent.derive('login-transaction');
+    // Same kid, same context: only the key differs, so this is an authentication failure.
+    expectDecryptionFailure(() => derived.open(parent.seal(TOKEN, context), context));
+    expectDecryptionFailure(() => parent.open(derived.seal(TOKEN, context), context));
+    // Neither does a value of the retired key.
+    const retired = createTokenCipher({ keys: [k1] });
+    expectDecryptionFailure(() => derived.open(retired.seal(TOKEN, context), context));
+  });
+
+  it('gives different keys per label and the same keys for the same label (every process derives alike)', () => {
+    const a = parent.derive('account-logout');
+    const b = parent.derive('login-transaction');
+    expectDecryptionFailure(() => a.open(b.seal(TOKEN, context), context));
+    const elsewhere = createTokenCipher({ keys: [{ kid: 'k2', key: Buffer.from(k2.key) }, k1] }).derive(
+      'account-logout',
+    );
+    expect(elsewhere.open(a.seal(TOKEN, context), context)).toEqual({ plaintext: TOKEN, stale: false });
+  });
+
+  it('rotates like its parent: a derived old-key value opens as stale, an unknown kid stays unknown', () => {
+    const before = createTokenCipher({ keys: [k1] }).derive('x');
+    expect(parent.derive('x').open(before.seal(TOKEN, context), context)).toEqual({
+      plaintext: TOKEN,
+      stale: true,
+    });
+    expect(() =>
+      createTokenCipher({ keys: [k2] })
+        .derive('x')
+        .open(before.seal(TOKEN, context), context),
+    ).toThrow(TokenKeyUnknownError);
+  });
+
+  it('refuses an empty label', () => {
+    expectConfigError(() => parent.derive(''), /"label" must be a non-empty string/);
+    expectConfigError(() => parent.derive(undefined as unknown as string), /"label"/);
   });
 });
 
@@ -301,6 +414,25 @@ describe('parseKeyRing', () => {
       /key id "k1" appears twice/,
       [keyText],
     );
+  });
+
+  it('rejects a duplicate kid apart in the ring', () => {
+    expectConfigError(
+      () => parseKeyRing(`k1:${b64(randomBytes(32))},k2:${b64(randomBytes(32))},k1:${b64(randomBytes(32))}`),
+      /key id "k1" appears twice/,
+    );
+  });
+
+  it('a ring with one key under two ids is refused at start-up (parseKeyRing, then createTokenCipher)', () => {
+    const key = randomBytes(32);
+    // The same bytes written once as base64 and once as base64url are still one key.
+    for (const spec of [`k2:${b64(key)},k1:${b64(key)}`, `k2:${b64(key)},k1:${key.toString('base64url')}`]) {
+      expectConfigError(
+        () => createTokenCipher({ keys: parseKeyRing(spec) }),
+        /keys "k2" and "k1" are the same key under two ids/,
+        [b64(key), key.toString('base64url'), key.toString('hex')],
+      );
+    }
   });
 
   it('rejects an empty ring', () => {
