@@ -31,7 +31,7 @@ const config: Config = {
   testTimeout: 30_000,
   projects: [
     // Pure code: no sockets, no processes (the setup file makes opening one fail the test).
-    project('unit', 'unit', { setupFiles: ['<rootDir>/test/unit/no-network.ts'] }),
+    project('unit', 'unit', { setupFilesAfterEnv: ['<rootDir>/test/unit/no-network.ts'] }),
     // Real sockets, real redis-server processes, the emulator.
     project('integration', 'integration'),
     project('fuzz', 'fuzz'),
