@@ -344,6 +344,10 @@ function createNodeRedis(settings: RedisSettings, logger: KakaoLogger): AppRedis
     const sentinel = createSentinel({
       name: settings.masterName,
       sentinelRootNodes: settings.sentinels,
+      // A durable token write leases a master connection for its WAIT (RedisTokenStore, replicaWaitMs):
+      // with the default single connection it waits for every other command in flight to finish, and
+      // durable writes of concurrent requests queue for the connections that are left.
+      masterPoolSize: 4,
       nodeClientOptions: NODE_REDIS_CLIENT_OPTIONS,
       sentinelClientOptions: { socket: NODE_REDIS_CLIENT_OPTIONS.socket },
       passthroughClientErrorEvents: true,

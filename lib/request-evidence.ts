@@ -48,8 +48,14 @@ export function loginEvidence(
 /** `Sec-Fetch-Dest` of a top-level navigation: not an image, script or frame of another page. */
 const NAVIGATION_DESTINATIONS = new Set(['document']);
 
-/** Only a top-level navigation may start a login; requests without fetch metadata (old browsers, curl) may too. */
+/**
+ * Only a top-level navigation may start a login. Browsers send `Sec-Fetch-Site`, `-Mode` and `-Dest`
+ * together; a request without `Sec-Fetch-Site` is not from a browser (curl, an old browser, Node's fetch,
+ * which says `Sec-Fetch-Mode: cors` on every request) and may start one too: the threat is a page in the
+ * user's browser (an `<img>`, a script, a frame) starting logins behind the user's back.
+ */
 export function isNavigation(req: Request): boolean {
+  if (req.headers['sec-fetch-site'] === undefined) return true;
   const mode = req.headers['sec-fetch-mode'];
   const dest = req.headers['sec-fetch-dest'];
   if (mode !== undefined && mode !== 'navigate') return false;

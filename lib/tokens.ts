@@ -35,11 +35,14 @@ export interface KakaoTokens {
   accessTokenExpiresAt?: number;
   /** Epoch ms at which the refresh token expires. */
   refreshTokenExpiresAt: number;
-  /** Granted consent items, space-separated, as Kakao reported them at login. */
-  scope?: string;
 }
 
-/** The sealed record (short keys and seconds keep Redis small). */
+/**
+ * The sealed record, in seconds. Sealed as tab-separated fields (`a r e x b i`, numbers in base 36,
+ * absent ones empty), which keeps Redis small; the JSON of earlier versions is still read. The
+ * granted scope is not kept: it is the verify callback's to use at login, and
+ * `KakaoClient.getScopes()` (`GET /v2/user/scopes`) answers it later.
+ */
 interface TokenRecord {
   /** access token */
   a: string;
@@ -53,13 +56,16 @@ interface TokenRecord {
   x: number;
   /** end of the login (session's absolute lifetime), epoch s; absent for offline access */
   b?: number;
-  /** granted scope */
-  s?: string;
 }
 
 const PURPOSE = 'kakao-tokens';
+/** How long a refused refresh token waits for another process's rotated set before the login ends. */
+const INVALID_GRANT_GRACE_MS = 1000;
 /** Rotated token sets kept in memory while the store refuses writes. */
 const MAX_PENDING = 10_000;
+/** First and longest pause between two attempts to write a pending rotated set. */
+const PENDING_RETRY_MS = 250;
+const PENDING_RETRY_MAX_MS = 5000;
 
 /** Options of {@link TokenVault}. */
 export interface TokenVaultOptions {
@@ -74,17 +80,32 @@ export interface TokenVaultOptions {
   lockTtlMs?: number;
   /**
    * How long a waiter waits for another process's refresh before answering "try again" (503), in ms.
-   * Default 5000.
+   * Default 2000.
    */
   lockWaitMs?: number;
   now?: () => number;
   logger?: KakaoLogger;
 }
 
-interface Opened {
+/** A rotated set kept in memory until a replica holds it. */
+interface Pending {
   record: TokenRecord;
-  /** The sealed value in the store (for compare-and-swap); undefined for a record only in memory. */
-  sealed: string | undefined;
+  /** The sealed value written (or to write). */
+  sealed: string;
+  /** The sealed values it may replace in the store: the stored one, and earlier sets written since. */
+  replaces: string[];
+  /** A write of it is under way. */
+  flushing?: boolean;
+}
+
+/** A record read: from the store (with its sealed value, for compare-and-swap), or a pending set. */
+type Opened =
+  | { record: TokenRecord; sealed: string; pending?: undefined }
+  | { record: TokenRecord; sealed?: undefined; pending: Pending };
+
+/** Whether two reads saw the same tokens (no refresh happened in between). */
+function sameTokens(a: TokenRecord, b: TokenRecord): boolean {
+  return a.a === b.a && a.r === b.r;
 }
 
 /** Stores, opens and refreshes the Kakao tokens of logins. */
@@ -99,8 +120,8 @@ export class TokenVault {
   readonly #now: () => number;
   readonly #logger: KakaoLogger;
   readonly #inFlight = new Map<string, Promise<KakaoTokens>>();
-  /** Rotated sets whose write failed: login id → record and the sealed value it replaces. */
-  readonly #pending = new Map<string, { record: TokenRecord; replaces: string }>();
+  /** Rotated sets no replica is known to hold yet, by login id. */
+  readonly #pending = new Map<string, Pending>();
 
   constructor(options: TokenVaultOptions) {
     this.#store = options.store;
@@ -109,7 +130,7 @@ export class TokenVault {
     this.#client = options.client;
     this.#refreshSkewMs = options.refreshSkewMs ?? 60_000;
     this.#lockTtlMs = options.lockTtlMs ?? 15_000;
-    this.#lockWaitMs = options.lockWaitMs ?? 5000;
+    this.#lockWaitMs = options.lockWaitMs ?? 2000;
     this.#now = options.now ?? Date.now;
     this.#logger = options.logger ?? silentLogger;
   }
@@ -140,7 +161,6 @@ export class TokenVault {
       ...(tokens.expires_in !== undefined && { e: this.#refreshDue(now, tokens.expires_in) }),
       ...(options.loginEndsAt !== undefined && { b: seconds(options.loginEndsAt) }),
       ...(tokens.id_token !== undefined && { i: tokens.id_token }),
-      ...(tokens.scope !== undefined && { s: tokens.scope }),
     };
     this.#pending.delete(loginId(key));
     return this.#store.set(key, this.#seal(key, record), this.#ttl(record, now), {
@@ -220,7 +240,9 @@ export class TokenVault {
         try {
           return await this.#refreshLocked(key, rejected);
         } finally {
-          this.#release(lockName, lock);
+          // Not awaited: the new set is in the store (or pending) already, and a waiter re-reads it
+          // rather than needing the lock; the answer need not wait for the release's replica.
+          void this.#release(lockName, lock);
         }
       }
       // Another process is refreshing: wait, then re-read instead of refreshing again.
@@ -239,10 +261,10 @@ export class TokenVault {
    * Releases a refresh lock; when Redis refuses (a failover in progress), tries again a few times in the
    * background, so the lock does not block the login's refreshes for its whole lifetime.
    */
-  #release(lockName: string, lock: string, attempt = 0): void {
-    this.#markers.deleteIf(lockName, lock).catch(() => {
-      if (attempt >= 5) return;
-      setTimeout(() => this.#release(lockName, lock, attempt + 1), 500 * 2 ** attempt).unref();
+  async #release(lockName: string, lock: string, attempt = 0): Promise<void> {
+    await this.#markers.deleteIf(lockName, lock, { durable: true }).catch(() => {
+      if (attempt >= 120) return;
+      setTimeout(() => void this.#release(lockName, lock, attempt + 1), 250).unref();
     });
   }
 
@@ -257,8 +279,13 @@ export class TokenVault {
     } catch (err) {
       // Re-read before acting on a failure: another process may have refreshed (and rotated) already.
       const again = await this.#read(key).catch(() => opened);
-      if (again && again.sealed !== opened.sealed) return toTokens(again.record);
+      if (again && !sameTokens(again.record, opened.record)) return toTokens(again.record);
       if (err instanceof KakaoTokenError && err.error === 'invalid_grant') {
+        // Another process may hold a rotated set it could not write yet (a failover): it writes it back
+        // within moments, so look once more before giving the login up.
+        await sleep(INVALID_GRANT_GRACE_MS);
+        const later = await this.#read(key).catch(() => opened);
+        if (later && !sameTokens(later.record, opened.record)) return toTokens(later.record);
         await this.#store.delete(key);
         this.#pending.delete(loginId(key));
         this.#logger({
@@ -289,7 +316,6 @@ export class TokenVault {
             : opened.record.x,
       }),
       ...(response.id_token !== undefined && { i: response.id_token }),
-      ...(response.scope !== undefined && { s: response.scope }),
     };
     if (record.e === undefined) delete record.e;
     return this.#write(key, opened, record, rotated);
@@ -297,82 +323,104 @@ export class TokenVault {
 
   /** Writes a refreshed record; a rotated one is written durably and never dropped on a failed write. */
   async #write(key: LoginKey, opened: Opened, record: TokenRecord, rotated: boolean): Promise<KakaoTokens> {
-    const base = opened.sealed;
-    if (base === undefined) {
-      // The record lives only in memory (an earlier write failed): it stays the pending one.
-      this.#pending.set(loginId(key), { record, replaces: this.#pending.get(loginId(key))!.replaces });
-      await this.#flush(key).catch(() => undefined);
+    const sealed = this.#seal(key, record);
+    if (opened.pending) {
+      // The record lives only in memory (no replica confirmed an earlier write): the new set replaces
+      // it there, and whichever of the two the store holds.
+      const { replaces: earlier, sealed: previous } = opened.pending;
+      this.#remember(key, { record, sealed, replaces: [...earlier, previous].slice(-4) });
       return toTokens(record);
     }
-    const sealed = this.#seal(key, record);
-    const ttl = this.#ttl(record, this.#now());
-    for (let attempt = 0; ; attempt++) {
-      try {
-        if (await this.#store.compareAndSet(key, base, sealed, ttl, { durable: rotated })) {
-          return toTokens(record);
-        }
-        // The record changed under us (logout, unlink or another writer): theirs wins.
-        const again = await this.#read(key);
-        if (!again) throw new ReauthRequiredError();
-        return toTokens(again.record);
-      } catch (err) {
-        if (!(err instanceof TokenStoreError)) throw err;
-        if (!rotated) throw err;
-        if (attempt < 2) {
-          await sleep(100 * 3 ** attempt);
-          continue;
-        }
-        // Kakao has invalidated the old refresh token: keep the new set here until a write succeeds.
-        this.#remember(key, record, base);
-        this.#logger({
-          level: 'error',
-          event: 'token_write_failed',
-          reason: err.code,
-          cause: describeRedisError(err.cause),
-          userId: key.userId,
-        });
+    try {
+      if (
+        await this.#store.compareAndSet(key, opened.sealed, sealed, this.#ttl(record, this.#now()), {
+          durable: rotated,
+        })
+      ) {
         return toTokens(record);
       }
+    } catch (err) {
+      if (!(err instanceof TokenStoreError) || !rotated) throw err;
+      // Kakao has invalidated the old refresh token: keep the new set here until a replica has it.
+      this.#remember(key, { record, sealed, replaces: [opened.sealed] });
+      this.#logger({
+        level: 'error',
+        event: 'token_write_failed',
+        reason: err.code,
+        cause: describeRedisError(err.cause),
+        userId: key.userId,
+      });
+      return toTokens(record);
     }
+    // The record changed under us (logout, unlink or another writer): theirs wins.
+    const again = await this.#read(key);
+    if (!again) throw new ReauthRequiredError();
+    return toTokens(again.record);
   }
 
-  #remember(key: LoginKey, record: TokenRecord, replaces: string): void {
+  /**
+   * Keeps a rotated set in memory and writes it back as soon as Redis takes writes again, without
+   * waiting for the user's next request: another process may serve that request, and it only has the
+   * store.
+   */
+  #remember(key: LoginKey, pending: Pending): void {
     const id = loginId(key);
     this.#pending.delete(id);
     if (this.#pending.size >= MAX_PENDING) {
       const oldest = this.#pending.keys().next().value;
       if (oldest !== undefined) this.#pending.delete(oldest);
     }
-    this.#pending.set(id, { record, replaces });
+    this.#pending.set(id, pending);
+    const until = this.#now() + this.#ttl(pending.record, this.#now()) * 1000;
+    const retry = (delayMs: number) => {
+      if (this.#pending.get(id) !== pending) return;
+      if (this.#now() > until) {
+        this.#pending.delete(id);
+        return;
+      }
+      setTimeout(
+        () => void this.#flush(key).catch(() => retry(Math.min(delayMs * 2, PENDING_RETRY_MAX_MS))),
+        delayMs,
+      ).unref();
+    };
+    retry(PENDING_RETRY_MS);
   }
 
-  /** Tries to write a pending rotated set; true when it is no longer pending. */
-  async #flush(key: LoginKey): Promise<boolean> {
+  /**
+   * Writes a pending rotated set and waits for a replica to have it; then it is no longer pending.
+   * @throws TokenStoreError while Redis refuses, or no replica confirms the write.
+   */
+  async #flush(key: LoginKey): Promise<void> {
     const id = loginId(key);
     const pending = this.#pending.get(id);
-    if (!pending) return true;
-    const written = await this.#store.compareAndSet(
-      key,
-      pending.replaces,
-      this.#seal(key, pending.record),
-      this.#ttl(pending.record, this.#now()),
-      { durable: true },
-    );
-    // Not written: the stored record is no longer the one the pending set replaces (a logout, or a
-    // newer login), and the store is the truth again.
+    if (!pending) return;
+    const ttl = this.#ttl(pending.record, this.#now());
+    // The store holds a set this one replaces (the write failed, or a failover lost it), or this set
+    // already (written, but no replica confirmed it): write or confirm.
+    let written = false;
+    for (const stored of [pending.sealed, ...pending.replaces]) {
+      written = await this.#store.compareAndSet(key, stored, pending.sealed, ttl, { durable: true });
+      if (written) break;
+    }
+    // None of them: the stored record has moved on (a logout, a newer login or refresh), and it is the
+    // truth.
     if (this.#pending.get(id) === pending) this.#pending.delete(id);
     if (written) this.#logger({ level: 'info', event: 'token_write_recovered', userId: key.userId });
-    return true;
   }
 
   async #read(key: LoginKey): Promise<Opened | undefined> {
+    // A rotated set no replica is known to hold is newer than anything in the store (the background
+    // flush writes it there).
     const pending = this.#pending.get(loginId(key));
     if (pending) {
-      const flushed = await this.#flush(key).catch((err: unknown) => {
-        if (err instanceof TokenStoreError) return false;
-        throw err;
-      });
-      if (!flushed) return { record: pending.record, sealed: undefined };
+      // A request for the login is a good moment to try again (Redis may be back), without waiting.
+      if (!pending.flushing) {
+        pending.flushing = true;
+        void this.#flush(key)
+          .catch(() => undefined)
+          .finally(() => (pending.flushing = false));
+      }
+      return { record: pending.record, pending };
     }
     const sealed = await this.#store.get(key);
     if (sealed === undefined) return undefined;
@@ -404,7 +452,7 @@ export class TokenVault {
   }
 
   #seal(key: LoginKey, record: TokenRecord): string {
-    return this.#cipher.seal(JSON.stringify(record), {
+    return this.#cipher.seal(encodeRecord(record), {
       purpose: PURPOSE,
       userId: key.userId,
       sessionId: key.sessionId,
@@ -420,26 +468,68 @@ function seconds(ms: number): number {
   return Math.floor(ms / 1000);
 }
 
-function parseRecord(text: string): TokenRecord {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new TokenDecryptionError();
+const FIELD_SEPARATOR = '\t';
+
+function encodeRecord(record: TokenRecord): string {
+  const texts = [record.a, record.r, record.i ?? ''];
+  // A token that could be mistaken for the format (never seen from Kakao): the JSON form.
+  if (texts.some((text) => text.includes(FIELD_SEPARATOR)) || record.a.startsWith('{')) {
+    return JSON.stringify(record);
   }
-  const r = value as Partial<TokenRecord> | null;
+  const number = (n: number | undefined) => (n === undefined ? '' : n.toString(36));
+  return [record.a, record.r, number(record.e), number(record.x), number(record.b), record.i ?? ''].join(
+    FIELD_SEPARATOR,
+  );
+}
+
+function parseRecord(text: string): TokenRecord {
+  const r = text.startsWith('{') ? parseJsonRecord(text) : parseFields(text);
   if (
-    typeof r !== 'object' ||
-    r === null ||
+    r === undefined ||
     typeof r.a !== 'string' ||
+    r.a === '' ||
     typeof r.r !== 'string' ||
+    r.r === '' ||
     typeof r.x !== 'number' ||
-    (r.e !== undefined && typeof r.e !== 'number') ||
-    (r.b !== undefined && typeof r.b !== 'number')
+    !Number.isSafeInteger(r.x) ||
+    (r.e !== undefined && !Number.isSafeInteger(r.e)) ||
+    (r.b !== undefined && !Number.isSafeInteger(r.b)) ||
+    (r.i !== undefined && typeof r.i !== 'string')
   ) {
     throw new TokenDecryptionError();
   }
-  return r as TokenRecord;
+  return {
+    a: r.a,
+    r: r.r,
+    x: r.x,
+    ...(r.e !== undefined && { e: r.e }),
+    ...(r.b !== undefined && { b: r.b }),
+    ...(r.i !== undefined && { i: r.i }),
+  };
+}
+
+function parseJsonRecord(text: string): Partial<TokenRecord> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null ? (value as Partial<TokenRecord>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseFields(text: string): Partial<TokenRecord> | undefined {
+  const fields = text.split(FIELD_SEPARATOR);
+  if (fields.length !== 6) return undefined;
+  const [a, r, e, x, b, i] = fields as [string, string, string, string, string, string];
+  const number = (field: string) => (/^[0-9a-z]{1,11}$/.test(field) ? parseInt(field, 36) : NaN);
+  return {
+    a,
+    r,
+    x: number(x),
+    ...(e !== '' && { e: number(e) }),
+    ...(b !== '' && { b: number(b) }),
+    ...(i !== '' && { i }),
+  };
 }
 
 function toTokens(record: TokenRecord): KakaoTokens {
@@ -449,7 +539,6 @@ function toTokens(record: TokenRecord): KakaoTokens {
     ...(record.e !== undefined && { accessTokenExpiresAt: record.e * 1000 }),
     refreshTokenExpiresAt: record.x * 1000,
     ...(record.i !== undefined && { idToken: record.i }),
-    ...(record.s !== undefined && { scope: record.s }),
   };
 }
 

@@ -34,6 +34,7 @@ const STATUS_BY_CODE: Partial<Record<KakaoErrorCode, number>> = {
 // cause is logged).
 const REDIS_ERROR_NAMES = new Set([
   'MaxRetriesPerRequestError',
+  'RedisUnavailableError',
   'ReplyError',
   'ErrorReply',
   'ClusterAllFailedError',

@@ -226,6 +226,14 @@ export function kakaoAuth(options: KakaoAuthOptions): KakaoAuthRouter {
             'kakaoAuth.guardSessionStore: pass the express-session store, e.g. new RedisStore({ client }).',
           );
         }
+        const own = (store as { client?: unknown }).client;
+        if (redisClientKind(own)?.startsWith('ioredis')) {
+          // connect-redis 7 and 8 keep a wrapper; a raw ioredis client means connect-redis 9 or later,
+          // which speaks node-redis only: every session write would fail with "ERR syntax error".
+          throw configError(
+            'kakaoAuth.guardSessionStore: this connect-redis store holds an ioredis client, but connect-redis 9 and later speak node-redis only (every session write would fail). Use connect-redis 8 with ioredis (npm install connect-redis@8), or a node-redis client (createClient from "redis") with connect-redis 9.',
+          );
+        }
         if (options?.client !== undefined && !redisClientKind(options.client)) {
           throw configError(
             'kakaoAuth.guardSessionStore: "client" must be the ioredis or node-redis client the store uses.',

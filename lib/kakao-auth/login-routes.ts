@@ -169,10 +169,11 @@ export function mountLoginRoutes(
                   reservedPrefixes: o.reservedPrefixes,
                 }),
               ),
-            (loginErr: unknown) =>
-              destroySession(req)
-                .catch(() => undefined)
-                .then(() => helpers.failWithError(req, res, loginErr)),
+            (loginErr: unknown) => {
+              // The answer does not wait for the cleanup: the store that failed may be slow to fail again.
+              void destroySession(req).catch(() => undefined);
+              helpers.failWithError(req, res, loginErr);
+            },
           );
         },
       )(req, res, next);

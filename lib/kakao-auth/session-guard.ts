@@ -11,7 +11,13 @@
  */
 import session, { type SessionData, type Store as SessionStore } from 'express-session';
 import { markerNames, type MarkerStore } from '../stores/contracts';
-import { connectRedis, redisClientKind, type RedisConnection } from '../stores/redis-client';
+import {
+  COMMAND_DEADLINE_MS,
+  RedisUnavailableError,
+  connectRedis,
+  redisClientKind,
+  type RedisConnection,
+} from '../stores/redis-client';
 import { FRESH_LOGIN, OWN_DESTROYS, isKakaoSessionUser, type StoredKakaoUser } from './session-user';
 
 /** The public fields of a connect-redis store that a renewing read needs. */
@@ -92,7 +98,7 @@ class GuardedStore extends session.Store {
       this.touch = (sid, sess, cb) => {
         // Already renewed by the read, unless the cookie's own expiry decides the TTL.
         if (this.renewing && !sess.cookie?.expires) (cb ?? noop)();
-        else inner.touch!(sid, sess, cb ?? noop);
+        else inner.touch!(sid, sess, bounded(cb ?? noop));
       };
     }
     if (typeof inner.all === 'function') this.all = (cb) => inner.all!(cb);
@@ -103,7 +109,10 @@ class GuardedStore extends session.Store {
   override get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
     const renewing = this.renewing;
     if (!renewing) {
-      this[GUARDED_INNER].get(sid, callback);
+      this[GUARDED_INNER].get(
+        sid,
+        bounded(callback as (err?: unknown, session?: SessionData | null) => void),
+      );
       return;
     }
     const key = renewing.store.prefix + sid;
@@ -119,7 +128,7 @@ class GuardedStore extends session.Store {
 
   override destroy(sid: string, callback?: Callback): void {
     const inner = this[GUARDED_INNER];
-    const done = callback ?? noop;
+    const done = bounded(callback ?? noop);
     if (OWN_DESTROYS.has(sid)) {
       inner.destroy(sid, done);
       return;
@@ -139,22 +148,72 @@ class GuardedStore extends session.Store {
 
   override set(sid: string, data: SessionData, callback?: Callback): void {
     const inner = this[GUARDED_INNER];
-    const done = callback ?? noop;
+    const done = bounded(callback ?? noop);
     const user = (data as unknown as Record<string, unknown>)[this.options.sessionKey];
     const req = (data as unknown as { req?: Record<symbol, unknown> }).req;
     // Only a write of a logged-in Kakao session can resurrect one; the login's own write is exempt.
+    const compact = withCompactCookie(data);
     if (!isKakaoSessionUser(user) || req?.[FRESH_LOGIN] === true) {
-      inner.set(sid, data, done);
+      inner.set(sid, compact, done);
       return;
     }
     this.options.markers.has(markerNames.endedSession({ userId: user.id, sessionId: sid })).then(
-      (ended) => (ended ? done() : inner.set(sid, data, done)),
+      (ended) => (ended ? done() : inner.set(sid, compact, done)),
       (err: unknown) => done(err),
     );
   }
 }
 
 function noop(): void {}
+
+/**
+ * The session as written: its cookie without the fields that hold express-session's defaults (no
+ * `maxAge`, `path: '/'`, `httpOnly: true`, not `secure`), which express-session puts back when it loads
+ * the session. About 80 bytes less per session in the store.
+ */
+function withCompactCookie(data: SessionData): SessionData {
+  const cookie = data.cookie as (SessionData['cookie'] & { toJSON?: () => object }) | undefined;
+  if (typeof cookie !== 'object' || cookie === null) return data;
+  const fields = typeof cookie.toJSON === 'function' ? cookie.toJSON() : { ...cookie };
+  const kept = Object.entries(fields).filter(
+    ([name, value]) =>
+      value !== undefined &&
+      value !== null &&
+      !(name === 'path' && value === '/') &&
+      !(name === 'httpOnly' && value === true) &&
+      !(name === 'secure' && value === false),
+  );
+  return { ...data, cookie: Object.fromEntries(kept) } as SessionData;
+}
+
+/**
+ * A store callback that fires once: with the store's answer, or with an error when the store takes
+ * longer than a command may (a session write held by a Redis client through a failover).
+ */
+function bounded<A extends unknown[]>(
+  callback: (err?: unknown, ...rest: A) => void,
+): (err?: unknown, ...rest: A) => void {
+  let done = false;
+  // As withDeadline: the timeout waits one turn of the event loop, for an answer read in the same turn.
+  const timer = setTimeout(
+    () =>
+      setImmediate(() => {
+        if (done) return;
+        done = true;
+        (callback as (err?: unknown) => void)(
+          new RedisUnavailableError('The session store did not answer in time'),
+        );
+      }),
+    COMMAND_DEADLINE_MS,
+  );
+  timer.unref();
+  return (err?: unknown, ...rest: A) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    callback(err, ...rest);
+  };
+}
 
 /** Wraps `store` so that a session ended by logout, unlink or the webhook cannot be written back. */
 export function guardStore(

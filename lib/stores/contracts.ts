@@ -31,6 +31,8 @@ export interface WriteOptions {
   /**
    * Wait until at least one replica has the write (Redis `WAIT 1`, bounded). Used for rotated refresh
    * tokens: Kakao has already invalidated the old one, so losing the write would log the user out.
+   * A `compareAndSet` that wrote but was not confirmed in time throws `TokenStoreError`: the caller
+   * keeps the value and confirms it later with a `compareAndSet` of the value onto itself.
    */
   durable?: boolean;
 }
@@ -101,11 +103,13 @@ export interface MarkerStore {
    */
   has(name: string): Promise<boolean>;
   /**
-   * Deletes `name` if its value is `value` (releasing a lock only its holder may release).
+   * Deletes `name` if its value is `value` (releasing a lock only its holder may release). With
+   * `durable`, waits for a replica like a durable record write: a release lost in a failover would
+   * leave the lock blocking its login until it expires.
    * @returns true when it was deleted.
    * @throws TokenStoreError when the backend fails.
    */
-  deleteIf(name: string, value: string): Promise<boolean>;
+  deleteIf(name: string, value: string, options?: WriteOptions): Promise<boolean>;
   /** As {@link TokenStore.isReady}. */
   isReady?(): boolean;
 }
@@ -184,8 +188,8 @@ export const OFFLINE_SESSION_ID = '~offline';
 
 /** Marker names. Each is hash-tagged by user where it belongs to a user, so Cluster keeps them in one slot. */
 export const markerNames = {
-  /** A consumed login `state` (by digest). */
-  state: (digest: string) => `st:${digest}`,
+  /** A consumed login `state`, by 128 bits of its digest (one such key per login, for 10 minutes). */
+  state: (digest: string) => `st:${digest.slice(0, 22)}`,
   /** The refresh lock of one login. */
   refreshLock: (key: LoginKey) => `l:{${key.userId}}:${key.sessionId}`,
   /** The tombstone of an ended session. */

@@ -18,8 +18,8 @@ export interface IoredisLikeClient {
   pipeline(): IoredisLikePipeline;
   readonly status: string;
   readonly isCluster?: boolean;
-  /** ioredis Cluster only: the nodes it knows, by role. */
-  nodes?(role?: 'all' | 'master' | 'slave'): readonly unknown[];
+  /** ioredis Cluster only: each slot's nodes, master first, then its replicas. */
+  readonly slots?: ReadonlyArray<readonly string[] | undefined>;
 }
 
 /** The part of an ioredis pipeline this library uses. */
@@ -42,7 +42,8 @@ export interface NodeRedisLikeCluster {
     args: string[],
   ): Promise<unknown>;
   readonly masters: readonly unknown[];
-  readonly replicas?: readonly unknown[];
+  /** Each slot's shard: its master and the replicas it has now. */
+  readonly slots?: ReadonlyArray<{ readonly replicas?: readonly unknown[] } | undefined>;
   readonly isOpen: boolean;
 }
 
@@ -81,10 +82,11 @@ export interface RedisConnection {
   /** Connected right now, from the client's own state (no round trip). */
   isReady(): boolean;
   /**
-   * How many replicas a cluster client knows from its own topology (no round trip); undefined for
-   * single-node and Sentinel clients, which must ask Redis (`INFO replication`).
+   * How many replicas the master of `key`'s slot has, as a cluster client knows from its own topology
+   * (no round trip); undefined for single-node and Sentinel clients, which must ask Redis
+   * (`INFO replication`).
    */
-  knownReplicas(): number | undefined;
+  knownReplicas(key: string): number | undefined;
   /** One command; `key` routes it in a cluster (the node owning that key's slot). */
   command(args: readonly Arg[], key?: string): Promise<unknown>;
   /** Runs a script (EVALSHA, falling back to EVAL once when Redis does not know it). */
@@ -155,17 +157,43 @@ function plainConnection(client: unknown, what: string): RedisConnection {
   }
 }
 
-/** How long a Redis that failed a command counts as down (unless a command succeeds first). */
-const DOWN_AFTER_FAILURE_MS = 5000;
 const REPLY_ERRORS = new Set(['ReplyError', 'ErrorReply', 'SimpleError', 'BlobError']);
 
 interface Health {
   failedAt: number;
   succeededAt: number;
+  /** Whether the client said it was connected when the last failure happened. */
+  failedWhileReady: boolean;
 }
 
-/** One health record per client, shared by every store and guard that uses it. */
-const healthOf = new WeakMap<object, Health>();
+/**
+ * After a failure, for how long Redis counts as down (unless a command succeeds first): the next
+ * commands fail at once rather than being sent, and the client is not ready.
+ */
+const DOWN_AFTER_FAILURE_MS = 500;
+
+/**
+ * Health records per client, shared by every store and guard that uses it: one for a single Redis or
+ * Sentinel, one per hash slot of a cluster (a shard failing over must not stop the others).
+ */
+const healthOf = new WeakMap<object, Map<number, Health>>();
+
+/** CRC16/XMODEM, the hash of Redis Cluster's key slots. */
+function crc16(text: string): number {
+  let crc = 0;
+  for (const byte of Buffer.from(text)) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
+
+/** The cluster slot of a key (its `{hash tag}` when it has one). */
+export function keySlot(key: string): number {
+  const open = key.indexOf('{');
+  const close = open === -1 ? -1 : key.indexOf('}', open + 1);
+  return crc16(close > open + 1 ? key.slice(open + 1, close) : key) % 16384;
+}
 
 /**
  * A failure that says Redis cannot serve now: unreachable, silent (a timeout), a closed connection, or a
@@ -183,38 +211,92 @@ function isConnectionFailure(err: unknown): boolean {
 /**
  * Adds what the client itself cannot know to its readiness: a client says "ready" while Redis is stopped
  * or unreachable behind a half-open connection, until a command times out. A command that failed that
- * way (any request's) marks the client down for a few seconds, or until a command succeeds again.
+ * way (any request's) marks the client down for half a second, or until a command succeeds again.
  */
 function observed(client: object, connection: RedisConnection): RedisConnection {
-  let health = healthOf.get(client);
-  if (!health) {
-    health = { failedAt: 0, succeededAt: 0 };
-    healthOf.set(client, health);
+  let records = healthOf.get(client);
+  if (!records) {
+    records = new Map();
+    healthOf.set(client, records);
   }
-  const state = health;
-  const observe = <T>(result: Promise<T>): Promise<T> =>
-    result.then(
+  const all = records;
+  const cluster = connection.kind.endsWith('cluster');
+  const healthFor = (key: string | undefined): Health => {
+    const slot = cluster && key !== undefined ? keySlot(key) : -1;
+    let health = all.get(slot);
+    if (!health) {
+      health = { failedAt: 0, succeededAt: 0, failedWhileReady: false };
+      all.set(slot, health);
+    }
+    return health;
+  };
+  // A failure while the client was disconnected is over once it has reconnected.
+  const isDown = (h: Health, now: number) =>
+    h.failedAt > h.succeededAt &&
+    now - h.failedAt < DOWN_AFTER_FAILURE_MS &&
+    (h.failedWhileReady || !connection.isReady());
+  const observe = <T>(key: string | undefined, send: () => Promise<T>): Promise<T> => {
+    const state = healthFor(key);
+    // While Redis (a cluster: the key's slot) is known to be down, commands fail at once instead of each
+    // waiting out the client's own retries (a request with several commands would otherwise hang for
+    // their sum); half a second after the last failure commands go through again, and a success ends
+    // the outage.
+    if (isDown(state, Date.now())) return Promise.reject(new RedisUnavailableError());
+    return withDeadline(send()).then(
       (value) => {
         state.succeededAt = Date.now();
         return value;
       },
       (err: unknown) => {
-        if (isConnectionFailure(err)) state.failedAt = Date.now();
+        if (isConnectionFailure(err)) {
+          state.failedAt = Date.now();
+          state.failedWhileReady = connection.isReady();
+        }
         throw err;
       },
     );
+  };
   return {
     kind: connection.kind,
-    knownReplicas: () => connection.knownReplicas(),
+    knownReplicas: (key) => connection.knownReplicas(key),
     isReady() {
-      const down = state.failedAt > state.succeededAt && Date.now() - state.failedAt < DOWN_AFTER_FAILURE_MS;
-      return connection.isReady() && !down;
+      const now = Date.now();
+      for (const health of all.values()) if (isDown(health, now)) return false;
+      return connection.isReady();
     },
-    command: (args, key) => observe(connection.command(args, key)),
-    script: (script, keys, args) => observe(connection.script(script, keys, args)),
+    command: (args, key) => observe(key, () => connection.command(args, key)),
+    script: (script, keys, args) => observe(keys[0], () => connection.script(script, keys, args)),
     scriptThenWait: (script, keys, args, replicas, timeoutMs) =>
-      observe(connection.scriptThenWait(script, keys, args, replicas, timeoutMs)),
+      observe(keys[0], () => connection.scriptThenWait(script, keys, args, replicas, timeoutMs)),
   };
+}
+
+/**
+ * The longest a command may take before it counts as failed. Client timeouts do not cover everything: an
+ * ioredis Cluster holds a command for its slot while it waits for the new master, for seconds.
+ */
+export const COMMAND_DEADLINE_MS = 1000;
+
+/** `promise`, or a {@link RedisUnavailableError} once {@link COMMAND_DEADLINE_MS} passed. */
+export function withDeadline<T>(promise: Promise<T>, ms = COMMAND_DEADLINE_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    // The rejection waits one turn of the event loop: on a busy process the answer may be read in the
+    // same turn as the timer fires, and then it counts.
+    timer = setTimeout(
+      () => setImmediate(() => reject(new RedisUnavailableError('Redis did not answer in time'))),
+      ms,
+    );
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** A command not sent because Redis failed moments ago (see {@link observed}), or not answered in time. */
+export class RedisUnavailableError extends Error {
+  override name = 'RedisUnavailableError';
+  constructor(message = 'Redis is unavailable: a command failed moments ago') {
+    super(message);
+  }
 }
 
 function isNoScript(err: unknown): boolean {
@@ -230,7 +312,8 @@ function ioredisConnection(client: IoredisLikeClient, kind: RedisClientKind): Re
   return {
     kind,
     isReady: () => client.status === 'ready',
-    knownReplicas: () => (kind === 'ioredis-cluster' ? (client.nodes?.('slave').length ?? 0) : undefined),
+    knownReplicas: (key) =>
+      kind === 'ioredis-cluster' ? Math.max(0, (client.slots?.[keySlot(key)]?.length ?? 1) - 1) : undefined,
     command,
     async script(script, keys, args) {
       try {
@@ -275,8 +358,10 @@ function nodeRedisConnection(
     kind,
     // node-redis clusters expose isOpen only; a cluster re-discovers its masters by itself.
     isReady: () => (kind === 'node-redis-cluster' ? client.isOpen === true : client.isReady === true),
-    knownReplicas: () =>
-      kind === 'node-redis-cluster' ? ((client as NodeRedisLikeCluster).replicas?.length ?? 0) : undefined,
+    knownReplicas: (key) =>
+      kind === 'node-redis-cluster'
+        ? ((client as NodeRedisLikeCluster).slots?.[keySlot(key)]?.replicas?.length ?? 0)
+        : undefined,
     command,
     script,
     async scriptThenWait(s, keys, args, replicas, timeoutMs) {

@@ -142,10 +142,8 @@ export class RedisTokenStore implements TokenStore {
   readonly #redis: RedisConnection;
   readonly #prefix: string;
   readonly #maxLogins: number;
-  readonly #replicaWaitMs: number;
+  readonly #durable: DurableWrites;
   readonly #now: () => number;
-  #replicas: { count: number; at: number } | undefined;
-
   /**
    * @throws TypeError (`ERR_INVALID_ARG_VALUE`) when the client is not a supported Redis client or
    *   an option is invalid.
@@ -170,9 +168,9 @@ export class RedisTokenStore implements TokenStore {
     if (typeof now !== 'function') throw configError(`${WHAT}: "now" must be a function returning epoch ms.`);
     this.#prefix = prefix;
     this.#maxLogins = checkMaxLogins(options.maxLoginsPerUser, WHAT);
-    this.#replicaWaitMs = replicaWaitMs;
+    this.#durable = new DurableWrites(this.#redis, replicaWaitMs, now);
     this.#now = now;
-    this.markers = new RedisMarkers(this.#redis, prefix);
+    this.markers = new RedisMarkers(this.#redis, prefix, this.#durable);
   }
 
   isReady(): boolean {
@@ -199,7 +197,7 @@ export class RedisTokenStore implements TokenStore {
     checkTtlSeconds(ttlSeconds, 'set');
     const now = this.#seconds();
     const value = `${this.#expiry(ttlSeconds)}|${sealed}`;
-    const reply = await this.#write(
+    const { reply } = await this.#write(
       SET,
       this.#userKey(userId),
       [sessionId, value, now, this.#maxLogins, OFFLINE_SESSION_ID],
@@ -221,8 +219,19 @@ export class RedisTokenStore implements TokenStore {
     checkTtlSeconds(ttlSeconds, 'compareAndSet');
     const now = this.#seconds();
     const value = `${this.#expiry(ttlSeconds)}|${sealed}`;
-    const reply = await this.#write(CAS, this.#userKey(userId), [sessionId, expected, value, now], options);
-    return Number(reply) === 1;
+    const { reply, confirmed } = await this.#write(
+      CAS,
+      this.#userKey(userId),
+      [sessionId, expected, value, now],
+      options,
+    );
+    const written = Number(reply) === 1;
+    // Written on the master, but a failover now could lose it: the caller has to keep the value and
+    // confirm it later (a compareAndSet of the value onto itself).
+    if (written && !confirmed) {
+      throw new TokenStoreError('Token record written, but no replica confirmed it in time');
+    }
+    return written;
   }
 
   async delete(key: LoginKey): Promise<void> {
@@ -277,40 +286,66 @@ export class RedisTokenStore implements TokenStore {
     return Math.ceil((this.#now() + ttlSeconds * 1000) / 1000).toString(36);
   }
 
-  async #write(script: RedisScript, userKey: string, args: Array<string | number>, options: WriteOptions) {
-    return this.#run(async () => {
-      if (!options.durable || !(await this.#hasReplicas(userKey))) {
-        return this.#redis.script(script, [userKey], args);
-      }
-      const { reply, acknowledged } = await this.#redis.scriptThenWait(
-        script,
-        [userKey],
-        args,
-        1,
-        this.#replicaWaitMs,
-      );
-      // Not acknowledged in time: look at the topology again before the next durable write.
-      if (acknowledged < 1) this.#replicas = undefined;
-      return reply;
-    });
-  }
-
-  /** Whether waiting for a replica can succeed: read from Redis at most every few seconds. */
-  async #hasReplicas(userKey: string): Promise<boolean> {
-    if (this.#replicaWaitMs === 0) return false;
-    const known = this.#redis.knownReplicas();
-    if (known !== undefined) return known > 0;
-    const now = this.#now();
-    if (!this.#replicas || now - this.#replicas.at > REPLICA_PROBE_MS) {
-      const info = await this.#redis.command(['INFO', 'replication'], userKey);
-      const match = /connected_slaves:(\d+)/.exec(typeof info === 'string' ? info : String(info));
-      this.#replicas = { count: match ? Number(match[1]) : 0, at: now };
-    }
-    return this.#replicas.count > 0;
+  async #write(
+    script: RedisScript,
+    userKey: string,
+    args: Array<string | number>,
+    options: WriteOptions,
+  ): Promise<DurableReply> {
+    return this.#run(() => this.#durable.run(script, [userKey], args, options.durable === true));
   }
 
   async #run<T>(operation: () => Promise<T>): Promise<T> {
     return runStore(operation);
+  }
+}
+
+/** A script's reply, and whether a replica has the write (always true when it need not). */
+interface DurableReply {
+  reply: unknown;
+  confirmed: boolean;
+}
+
+/**
+ * Writes that must survive a failover: a script, then `WAIT 1 <ms>` on the same connection. Skipped at no
+ * cost when the deployment has no replicas (cluster clients know their topology; others ask Redis at most
+ * every few seconds).
+ */
+class DurableWrites {
+  #replicas: { count: number; at: number } | undefined;
+
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly waitMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  async run(
+    script: RedisScript,
+    keys: string[],
+    args: Array<string | number>,
+    durable: boolean,
+  ): Promise<DurableReply> {
+    if (!durable || !(await this.#hasReplicas(keys[0]!))) {
+      return { reply: await this.redis.script(script, keys, args), confirmed: true };
+    }
+    const { reply, acknowledged } = await this.redis.scriptThenWait(script, keys, args, 1, this.waitMs);
+    // Not acknowledged in time: look at the topology again before the next durable write.
+    if (acknowledged < 1) this.#replicas = undefined;
+    return { reply, confirmed: acknowledged >= 1 };
+  }
+
+  async #hasReplicas(key: string): Promise<boolean> {
+    if (this.waitMs === 0) return false;
+    const known = this.redis.knownReplicas(key);
+    if (known !== undefined) return known > 0;
+    const now = this.now();
+    if (!this.#replicas || now - this.#replicas.at > REPLICA_PROBE_MS) {
+      const info = await this.redis.command(['INFO', 'replication'], key);
+      const match = /connected_slaves:(\d+)/.exec(typeof info === 'string' ? info : String(info));
+      this.#replicas = { count: match ? Number(match[1]) : 0, at: now };
+    }
+    return this.#replicas.count > 0;
   }
 }
 
@@ -325,10 +360,12 @@ async function runStore<T>(operation: () => Promise<T>): Promise<T> {
 class RedisMarkers implements MarkerStore {
   readonly #redis: RedisConnection;
   readonly #prefix: string;
+  readonly #durable: DurableWrites;
 
-  constructor(redis: RedisConnection, prefix: string) {
+  constructor(redis: RedisConnection, prefix: string, durable: DurableWrites) {
     this.#redis = redis;
     this.#prefix = prefix;
+    this.#durable = durable;
   }
 
   isReady(): boolean {
@@ -348,9 +385,12 @@ class RedisMarkers implements MarkerStore {
     return Number(await runStore(() => this.#redis.command(['EXISTS', key], key))) === 1;
   }
 
-  async deleteIf(name: string, value: string): Promise<boolean> {
+  async deleteIf(name: string, value: string, options: WriteOptions = {}): Promise<boolean> {
     const key = this.#prefix + checkMarker(name, 'deleteIf');
     checkSealed(value, 'deleteIf', 'value');
-    return Number(await runStore(() => this.#redis.script(DELETE_IF, [key], [value]))) === 1;
+    const { reply } = await runStore(() =>
+      this.#durable.run(DELETE_IF, [key], [value], options.durable === true),
+    );
+    return Number(reply) === 1;
   }
 }

@@ -112,12 +112,28 @@ const MAX_AFTER_KILL_MS = 20_000;
 /** Kakao's answer to the refreshes that rotate right before the kill (a slow Kakao). */
 const ROTATION_DELAY_MS = 300;
 /** Kakao's answer to the refreshes that are in flight when the master dies. */
-const IN_FLIGHT_DELAY_MS = 1000;
+const IN_FLIGHT_DELAY_MS = 1200;
 
-/** A browser: one cookie jar for the host-only session cookie, sent to both apps on 127.0.0.1. */
+/**
+ * A browser: one cookie jar (the session cookie and the login-transaction cookies; host-only cookies of
+ * 127.0.0.1 go to both apps), every cookie sent on every request (their paths cover the requests made).
+ */
 class Browser {
-  cookie: string | undefined;
+  readonly cookies = new Map<string, string>();
   constructor(readonly userId: string) {}
+
+  get header(): string | undefined {
+    return this.cookies.size ? [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') : undefined;
+  }
+
+  store(lines: string[]): void {
+    for (const line of lines) {
+      const match = /^([^=;]+)=([^;]*)/.exec(line);
+      if (!match) continue;
+      if (match[2] === '' || /Expires=Thu, 01 Jan 1970/i.test(line)) this.cookies.delete(match[1]!);
+      else this.cookies.set(match[1]!, match[2]!);
+    }
+  }
 }
 
 interface Reply {
@@ -189,8 +205,11 @@ async function run(
   };
   const a = await startAppProcess(env);
   apps.push(a);
-  // One registered redirect URI for both processes, as behind a load balancer.
-  const b = await startAppProcess({ ...env, KAKAO_CALLBACK_URL: `${a.url}/auth/kakao/callback` });
+  // One registered redirect URI for both, as behind a load balancer (a's default is on localhost).
+  const b = await startAppProcess({
+    ...env,
+    KAKAO_CALLBACK_URL: `${a.url.replace('127.0.0.1', 'localhost')}/auth/kakao/callback`,
+  });
   apps.push(b);
   const pids = [a.pid, b.pid];
   const appOf = (name: 'a' | 'b') => (name === 'a' ? a : b);
@@ -210,7 +229,7 @@ async function run(
     const send = () =>
       fetch(`${appOf(app).url}${path}`, {
         redirect: 'manual',
-        headers: browser?.cookie ? { cookie: `kle.sid=${browser.cookie}`, accept: 'application/json' } : {},
+        headers: browser?.header ? { cookie: browser.header, accept: 'application/json' } : {},
         signal,
       });
     let reply: Reply;
@@ -227,10 +246,7 @@ async function run(
         res = await send();
       }
       const body = await res.text();
-      for (const line of res.headers.getSetCookie()) {
-        const match = /^kle\.sid=([^;]*)/.exec(line);
-        if (match && browser) browser.cookie = match[1] === '' ? undefined : match[1];
-      }
+      browser?.store(res.headers.getSetCookie());
       reply = {
         status: res.status,
         outcome: String(res.status),
@@ -298,7 +314,13 @@ async function run(
     return me.status === 200 && idOf(me.body) === browser.userId;
   };
   const kakaoWorks = async (browser: Browser, app: 'a' | 'b'): Promise<{ ok: boolean; outcome: string }> => {
-    const reply = await call(browser, app, 'me/kakao', '/me/kakao');
+    let reply = await call(browser, app, 'me/kakao', '/me/kakao');
+    // After the failover a 503 with Retry-After is "try again", not a lost login: a client that honours
+    // it a few times (half a second apart here) must then succeed.
+    for (let i = 0; i < 4 && phase === 'check' && reply.status === 503 && reply.retryAfter; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      reply = await call(browser, app, 'me/kakao', '/me/kakao');
+    }
     const ok = reply.status === 200 && idOf(reply.body) === browser.userId;
     return { ok, outcome: `${reply.status} ${reply.body.slice(0, 60)}` };
   };
@@ -410,7 +432,13 @@ async function run(
       delayMs: ROTATION_DELAY_MS,
       times: rotatedBefore.length,
     });
-    const rotationsBefore = Promise.all(rotatedBefore.map((u) => kakaoWorks(browsers.get(u)!, 'a')));
+    const beforeStart = Date.now();
+    const beforeTimes: number[] = [];
+    const rotationsBefore = Promise.all(
+      rotatedBefore.map((u) =>
+        kakaoWorks(browsers.get(u)!, 'a').finally(() => beforeTimes.push(Date.now() - beforeStart)),
+      ),
+    );
     await until(
       'the first rotating refreshes to reach Kakao',
       () => emulator.count('token') >= base + rotatedBefore.length,
@@ -421,9 +449,13 @@ async function run(
       delayMs: IN_FLIGHT_DELAY_MS,
       times: rotatingAt.length,
     });
-    let rotatingSettled = 0;
+    const rotatingEarly: string[] = [];
+    const rotationStart = Date.now();
     rotatingReplies = rotatingAt.map((u, i) =>
-      kakaoWorks(browsers.get(u)!, i % 2 === 0 ? 'a' : 'b').finally(() => rotatingSettled++),
+      kakaoWorks(browsers.get(u)!, i % 2 === 0 ? 'a' : 'b').then((r) => {
+        rotatingEarly.push(`${r.outcome} after ${Date.now() - rotationStart} ms`);
+        return r;
+      }),
     );
     await until(
       'the other rotating refreshes to reach Kakao',
@@ -432,7 +464,8 @@ async function run(
     quiet = false;
     const rotatedReplies = await rotationsBefore;
     rotatedAt = Date.now();
-    const inFlight = rotatingAt.length - rotatingSettled;
+    const inFlight = rotatingAt.length - rotatingEarly.length;
+    const settledEarly = [...rotatingEarly];
 
     killed = await topology.killMaster();
     killedAt = killed.killedAt;
@@ -441,7 +474,12 @@ async function run(
     }
     if (inFlight !== rotatingAt.length) {
       throw new Error(
-        `set-up: only ${inFlight} of ${rotatingAt.length} rotating refreshes were in flight at the kill`,
+        `set-up: only ${inFlight} of ${rotatingAt.length} rotating refreshes were in flight at the kill ` +
+          `(${Date.now() - rotationStart} ms after they started; settled: ${settledEarly.join('; ')}; ` +
+          `the earlier rotations took ${beforeTimes.join(', ')} ms; app log: ${apps
+            .flatMap((app) => app.output().split('\n'))
+            .slice(-8)
+            .join(' | ')})`,
       );
     }
     const promotion = topology.waitForPromotion(killed.port).then(

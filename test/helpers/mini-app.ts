@@ -10,6 +10,7 @@ import express, { type Express } from 'express';
 import session, { type Store } from 'express-session';
 import supertest from 'supertest';
 import {
+  type RedisClientLike,
   createTokenCipher,
   kakaoAuth,
   type KakaoAuthRouter,
@@ -32,6 +33,8 @@ export async function startMiniApp(options: {
   tokenStore: TokenStore;
   /** The express-session store, before guarding (kakaoAuth's guard wraps it). Default MemoryStore. */
   sessionStore?: Store;
+  /** The Redis client behind `sessionStore` (connect-redis 8 does not expose it). */
+  sessionClient?: RedisClientLike;
   now?: () => number;
   cookieMaxAgeMs?: number;
   /** Routes added after kakaoAuth. */
@@ -62,7 +65,10 @@ export async function startMiniApp(options: {
       secret: 'mini-app-session-secret-0123456789',
       resave: false,
       saveUninitialized: false,
-      store: auth.guardSessionStore(options.sessionStore ?? new session.MemoryStore()),
+      store: auth.guardSessionStore(
+        options.sessionStore ?? new session.MemoryStore(),
+        options.sessionClient ? { client: options.sessionClient } : {},
+      ),
       cookie: {
         httpOnly: true,
         sameSite: 'lax',

@@ -360,19 +360,24 @@ describe('login transactions on one example app with Redis', () => {
     test.each([
       [
         'an <img> (Sec-Fetch-Dest: image, Sec-Fetch-Mode: no-cors)',
-        { 'Sec-Fetch-Dest': 'image', 'Sec-Fetch-Mode': 'no-cors' },
+        { 'Sec-Fetch-Dest': 'image', 'Sec-Fetch-Mode': 'no-cors', 'Sec-Fetch-Site': 'cross-site' },
       ],
-      ['a <script>', { 'Sec-Fetch-Dest': 'script', 'Sec-Fetch-Mode': 'no-cors' }],
+      [
+        'a <script>',
+        { 'Sec-Fetch-Dest': 'script', 'Sec-Fetch-Mode': 'no-cors', 'Sec-Fetch-Site': 'cross-site' },
+      ],
       [
         'an <iframe> (Sec-Fetch-Dest: iframe, Sec-Fetch-Mode: navigate)',
-        { 'Sec-Fetch-Dest': 'iframe', 'Sec-Fetch-Mode': 'navigate' },
+        { 'Sec-Fetch-Dest': 'iframe', 'Sec-Fetch-Mode': 'navigate', 'Sec-Fetch-Site': 'cross-site' },
       ],
       [
         'fetch() (Sec-Fetch-Dest: empty, Sec-Fetch-Mode: cors)',
-        { 'Sec-Fetch-Dest': 'empty', 'Sec-Fetch-Mode': 'cors' },
+        { 'Sec-Fetch-Dest': 'empty', 'Sec-Fetch-Mode': 'cors', 'Sec-Fetch-Site': 'same-origin' },
       ],
-      ['Sec-Fetch-Mode: no-cors alone', { 'Sec-Fetch-Mode': 'no-cors' }],
-      ['Sec-Fetch-Dest: image alone', { 'Sec-Fetch-Dest': 'image' }],
+      [
+        'an <img> on the same site',
+        { 'Sec-Fetch-Dest': 'image', 'Sec-Fetch-Mode': 'no-cors', 'Sec-Fetch-Site': 'same-origin' },
+      ],
     ])('%s gets 403, no cookie and no Redis command', async (_name, headers) => {
       const keysBefore = await allKeys(inspector);
       let res: supertest.Response | undefined;
@@ -398,6 +403,8 @@ describe('login transactions on one example app with Redis', () => {
         },
       ],
       ['a request without fetch metadata (old browsers, curl)', {}],
+      // Node's fetch says "Sec-Fetch-Mode: cors" on every request but no Sec-Fetch-Site: not a browser.
+      ["a non-browser client's partial metadata (Node's fetch)", { 'Sec-Fetch-Mode': 'cors' }],
     ])('%s is redirected to Kakao', async (_name, headers) => {
       const res = await h.agent().get('/auth/kakao').set(headers).redirects(0);
       expect(res.status).toBe(302);

@@ -63,18 +63,31 @@ describe('KakaoStrategy on its own, with Passport and express-session', () => {
     app = await serve(server);
     instance.use(
       new KakaoStrategy(
-        { ...kakao.strategyOptions, callbackURL: `${app.url}/auth/kakao/callback`, transactionSecret: secret, logger: silentLogger },
+        {
+          ...kakao.strategyOptions,
+          callbackURL: `${app.url}/auth/kakao/callback`,
+          transactionSecret: secret,
+          logger: silentLogger,
+        },
         (_accessToken, _refreshToken, tokens, profile, done) =>
-          done(null, { id: profile.id, nickname: profile.nickname, hadRefreshToken: typeof tokens.refresh_token === 'string' }),
+          done(null, {
+            id: profile.id,
+            nickname: profile.nickname,
+            hadRefreshToken: typeof tokens.refresh_token === 'string',
+          }),
       ),
     );
     instance.serializeUser((user, done) => done(null, user));
     instance.deserializeUser((user: Express.User, done) => done(null, user));
     server.get('/auth/kakao', instance.authenticate('kakao', { returnTo: '/dashboard' }));
-    server.get('/auth/kakao/callback', instance.authenticate('kakao', { failureRedirect: '/failed' }), (req, res) => {
-      authInfoDumps.push(JSON.stringify(req.authInfo));
-      res.redirect((req.authInfo as { returnTo?: string } | undefined)?.returnTo ?? '/');
-    });
+    server.get(
+      '/auth/kakao/callback',
+      instance.authenticate('kakao', { failureRedirect: '/failed' }),
+      (req, res) => {
+        authInfoDumps.push(JSON.stringify(req.authInfo));
+        res.redirect((req.authInfo as { returnTo?: string } | undefined)?.returnTo ?? '/');
+      },
+    );
     server.get('/me', (req, res) => (req.user ? res.json(req.user) : res.sendStatus(401)));
   });
 
@@ -98,7 +111,9 @@ describe('KakaoStrategy on its own, with Passport and express-session', () => {
     const agent = supertest.agent(app.url);
     const start = await agent.get('/auth/kakao').redirects(0);
     const callback = await authorizeAtEmulator(start.headers.location!);
-    expect((await agent.get(callback.pathname + callback.search).redirects(0)).headers.location).toBe('/dashboard');
+    expect((await agent.get(callback.pathname + callback.search).redirects(0)).headers.location).toBe(
+      '/dashboard',
+    );
     kakao.resetRequests();
     const replay = await agent.get(callback.pathname + callback.search).redirects(0);
     expect(replay.headers.location).toBe('/failed');
@@ -112,7 +127,8 @@ describe('kakaoAuth in a minimal app', () => {
   let kakaoWithWebhook: KakaoEmulator;
   const failures: Record<string, () => unknown> = {
     reauth: () => new ReauthRequiredError(),
-    store: () => new TokenStoreError('Token store unavailable', { cause: new Error('Connection is closed.') }),
+    store: () =>
+      new TokenStoreError('Token store unavailable', { cause: new Error('Connection is closed.') }),
     timeout: () => new KakaoResponseError({ reason: 'timeout', operation: 'user_me' }),
     kakao: () => new KakaoResponseError({ reason: 'http_status', operation: 'user_me', status: 500 }),
     other: () => new Error('a bug of the app'),
@@ -121,7 +137,10 @@ describe('kakaoAuth in a minimal app', () => {
   beforeAll(async () => {
     const server = express();
     app = await serve(server);
-    kakaoWithWebhook = await createKakaoEmulator({ autoApprove: true, webhookUrl: `${app.url}/webhooks/kakao/unlink` });
+    kakaoWithWebhook = await createKakaoEmulator({
+      autoApprove: true,
+      webhookUrl: `${app.url}/webhooks/kakao/unlink`,
+    });
     auth = kakaoAuth({
       ...kakaoWithWebhook.strategyOptions,
       adminKey: kakaoWithWebhook.adminKey,
@@ -132,7 +151,14 @@ describe('kakaoAuth in a minimal app', () => {
       offlineAccess: true,
       logger: silentLogger,
     });
-    server.use(session({ secret, resave: false, saveUninitialized: false, store: auth.guardSessionStore(new session.MemoryStore()) }));
+    server.use(
+      session({
+        secret,
+        resave: false,
+        saveUninitialized: false,
+        store: auth.guardSessionStore(new session.MemoryStore()),
+      }),
+    );
     server.use(auth);
     server.get('/consent/email', auth.requestConsent(['account_email'], { returnTo: '/settings' }));
     server.get('/me/kakao', async (req, res, next) => {
@@ -156,13 +182,16 @@ describe('kakaoAuth in a minimal app', () => {
     ['store', 503, 'service_unavailable', '5'],
     ['timeout', 504, 'kakao_timeout', undefined],
     ['kakao', 502, 'kakao_error', undefined],
-  ])('kakaoErrorHandler answers a %s error with %i JSON, no stack', async (kind, status, error, retryAfter) => {
-    const res = await supertest(app.url).get(`/fail/${kind}`).set('Accept', 'application/json');
-    expect(res.status).toBe(status);
-    expect(res.body).toEqual({ error, requestId: expect.any(String) });
-    expect(res.headers['retry-after']).toBe(retryAfter);
-    expect(res.text).not.toMatch(/at .*\(.*:\d+:\d+\)/);
-  });
+  ])(
+    'kakaoErrorHandler answers a %s error with %i JSON, no stack',
+    async (kind, status, error, retryAfter) => {
+      const res = await supertest(app.url).get(`/fail/${kind}`).set('Accept', 'application/json');
+      expect(res.status).toBe(status);
+      expect(res.body).toEqual({ error, requestId: expect.any(String) });
+      expect(res.headers['retry-after']).toBe(retryAfter);
+      expect(res.text).not.toMatch(/at .*\(.*:\d+:\d+\)/);
+    },
+  );
 
   test('kakaoErrorHandler renders a page for browsers, and leaves errors it does not know to the app', async () => {
     const page = await supertest(app.url).get('/fail/store').set('Accept', 'text/html');
@@ -178,7 +207,12 @@ describe('kakaoAuth in a minimal app', () => {
     expect(res.status).toBe(302);
     const url = new URL(res.headers.location!);
     expect(url.searchParams.get('scope')).toBe('account_email');
-    const img = await supertest(app.url).get('/consent/email').set('Sec-Fetch-Dest', 'image').set('Sec-Fetch-Mode', 'no-cors').redirects(0);
+    const img = await supertest(app.url)
+      .get('/consent/email')
+      .set('Sec-Fetch-Dest', 'image')
+      .set('Sec-Fetch-Mode', 'no-cors')
+      .set('Sec-Fetch-Site', 'cross-site')
+      .redirects(0);
     expect(img.status).toBe(403);
     expect(img.headers['set-cookie']).toBeUndefined();
   });
@@ -196,6 +230,8 @@ describe('kakaoAuth in a minimal app', () => {
     expect(user.id).toBe(me.id);
     // The user disconnects the app in Kakao; Kakao's webhook reaches the app.
     expect(await kakaoWithWebhook.unlinkFromKakao(me.id)).toBe(200);
-    await expect(auth.getOfflineAccessToken(me.id)).rejects.toMatchObject({ code: 'ERR_KAKAO_REAUTH_REQUIRED' });
+    await expect(auth.getOfflineAccessToken(me.id)).rejects.toMatchObject({
+      code: 'ERR_KAKAO_REAUTH_REQUIRED',
+    });
   });
 });

@@ -232,6 +232,9 @@ describe('KakaoStrategy in OpenID Connect mode against oidc-provider (OpenID RP 
         authOrigin: interposer.url,
         apiOrigin: interposer.url,
         openid: true,
+        // Kakao issues ID tokens without a scope once OIDC is on in its console; a standard provider
+        // such as oidc-provider needs scope=openid.
+        scope: 'openid',
         logger: (event) => events.push(event),
         now: () => Date.now() + clockOffset,
       },

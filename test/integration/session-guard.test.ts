@@ -4,7 +4,7 @@
  * `maxAge` the TTL follows the cookie (express-session's touch still runs). Counted with MONITOR on this
  * file's own redis-server.
  */
-import { RedisStore } from 'connect-redis';
+import { RedisStore } from 'connect-redis-8';
 import type { Redis } from 'ioredis';
 import { RedisTokenStore } from 'kakao-login-express';
 import { createKakaoEmulator, type KakaoEmulator } from 'kakao-login-express/testing';
@@ -105,6 +105,8 @@ describe.each(['ioredis', 'node-redis'] as const)('a minimal app on connect-redi
       emulator,
       tokenStore: new RedisTokenStore({ client: client.client, prefix: `mini-${kind}:` }),
       sessionStore: new RedisStore({ client: client.client as never, prefix, ttl: IDLE_SECONDS }),
+      // connect-redis 8 keeps only a wrapper of its client: the app names it for the guard.
+      sessionClient: client.client,
     });
     plain = await startMiniApp(stores());
     withMaxAge = await startMiniApp({ ...stores(), cookieMaxAgeMs: maxAgeMs });

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RedisStore } from 'connect-redis';
+import { RedisStore } from 'connect-redis-8';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
 import { Redis } from 'ioredis';

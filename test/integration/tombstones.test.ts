@@ -5,7 +5,7 @@
  * injected clock shared by kakaoAuth and the stores: in memory, and on this file's own Redis over both
  * client libraries (connect-redis 8 sessions).
  */
-import { RedisStore } from 'connect-redis';
+import { RedisStore } from 'connect-redis-8';
 import type { Store } from 'express-session';
 import type { Redis } from 'ioredis';
 import { MemoryTokenStore, RedisTokenStore, type TokenStore } from 'kakao-login-express';
@@ -68,7 +68,7 @@ describe.each<Variant>(['memory', 'ioredis', 'node-redis'])('tombstones (%s)', (
       emulator,
       tokenStore,
       now,
-      ...(sessionStore && { sessionStore }),
+      ...(sessionStore && client && { sessionStore, sessionClient: client.client }),
       routes: (express) => {
         // A slow request that changes the session (a long upload, a long poll): express-session writes
         // the whole session when it ends.

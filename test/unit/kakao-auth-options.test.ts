@@ -37,9 +37,15 @@ describe('kakaoAuth with NODE_ENV=production', () => {
   });
 
   test('refuses a generated key, with the fix', () => {
-    expect(() => kakaoAuth({ ...base, tokenStore: sharedStore() })).toThrow(/"tokenCipher" uses a key generated for this process/);
+    expect(() => kakaoAuth({ ...base, tokenStore: sharedStore() })).toThrow(
+      /"tokenCipher" uses a key generated for this process/,
+    );
     expect(() =>
-      kakaoAuth({ ...base, tokenStore: sharedStore(), tokenCipher: createTokenCipher({ keys: generateKeyRing() }) }),
+      kakaoAuth({
+        ...base,
+        tokenStore: sharedStore(),
+        tokenCipher: createTokenCipher({ keys: generateKeyRing() }),
+      }),
     ).toThrow(/createTokenCipher\(\{ keys: parseKeyRing\(process\.env\.TOKEN_ENCRYPTION_KEYS\) \}\)/);
   });
 
@@ -59,7 +65,12 @@ describe('kakaoAuth with NODE_ENV=production', () => {
   test('starts with a shared store, real keys and an https callback', () => {
     expect(() => kakaoAuth({ ...base, tokenStore: sharedStore(), tokenCipher: realCipher() })).not.toThrow();
     expect(() =>
-      kakaoAuth({ clientID: 'k', callbackURL: 'http://localhost:3000/cb', tokenStore: sharedStore(), tokenCipher: realCipher() }),
+      kakaoAuth({
+        clientID: 'k',
+        callbackURL: 'http://localhost:3000/cb',
+        tokenStore: sharedStore(),
+        tokenCipher: realCipher(),
+      }),
     ).not.toThrow();
   });
 
@@ -69,8 +80,9 @@ describe('kakaoAuth with NODE_ENV=production', () => {
     );
     expect(
       () =>
-        new KakaoStrategy({ ...base, transactionSecret: 'a-long-enough-session-secret' }, (_a, _r, _t, _p, done) =>
-          done(null, false),
+        new KakaoStrategy(
+          { ...base, transactionSecret: 'a-long-enough-session-secret' },
+          (_a, _r, _t, _p, done) => done(null, false),
         ),
     ).not.toThrow();
   });
@@ -78,7 +90,12 @@ describe('kakaoAuth with NODE_ENV=production', () => {
 
 describe('the verify callback', () => {
   test("refuses passport-kakao's 4-argument form, saying what to change", () => {
-    const passportKakaoStyle = (_accessToken: string, _refreshToken: string, _profile: unknown, done: () => void) => done();
+    const passportKakaoStyle = (
+      _accessToken: string,
+      _refreshToken: string,
+      _profile: unknown,
+      done: () => void,
+    ) => done();
     expect(() => new KakaoStrategy(base, passportKakaoStyle as never)).toThrow(
       /takes 4 arguments \(accessToken, refreshToken, profile, done\), passport-kakao's form[\s\S]*add a "tokens" parameter before "profile"/,
     );
@@ -94,7 +111,10 @@ describe('the verify callback', () => {
   test('accepts the 5- and 6-argument forms and rest parameters', () => {
     expect(() => new KakaoStrategy(base, (_a, _r, _t, _p, done) => done(null, false))).not.toThrow();
     expect(
-      () => new KakaoStrategy({ ...base, passReqToCallback: true }, (_q, _a, _r, _t, _p, done) => done(null, false)),
+      () =>
+        new KakaoStrategy({ ...base, passReqToCallback: true }, (_q, _a, _r, _t, _p, done) =>
+          done(null, false),
+        ),
     ).not.toThrow();
     expect(() => new KakaoStrategy(base, ((...args: unknown[]) => args) as never)).not.toThrow();
   });
@@ -102,7 +122,11 @@ describe('the verify callback', () => {
 
 describe('startupWarnings()', () => {
   test('needs no hand-built evidence: it reads the routers of this process', () => {
-    const auth = kakaoAuth({ clientID: 'k', callbackURL: 'http://app.example/auth/kakao/callback', scope: 'account_email' });
+    const auth = kakaoAuth({
+      clientID: 'k',
+      callbackURL: 'http://app.example/auth/kakao/callback',
+      scope: 'account_email',
+    });
     const codes = startupWarnings({ router: auth }).map((w) => w.code);
     expect(codes).toEqual(['insecure_callback', 'scope_needs_business_app']);
     expect(startupWarnings().map((w) => w.code)).toEqual(expect.arrayContaining(['insecure_callback']));
@@ -111,8 +135,8 @@ describe('startupWarnings()', () => {
   test('takes what only the app knows: trust proxy and the session cookie', () => {
     const auth = kakaoAuth(base);
     expect(startupWarnings({ router: auth }).map((w) => w.code)).toEqual(['trust_proxy_unset']);
-    expect(startupWarnings({ router: auth, trustProxy: 1, cookie: { sameSite: 'strict' } }).map((w) => w.code)).toEqual([
-      'samesite_strict',
-    ]);
+    expect(
+      startupWarnings({ router: auth, trustProxy: 1, cookie: { sameSite: 'strict' } }).map((w) => w.code),
+    ).toEqual(['samesite_strict']);
   });
 });

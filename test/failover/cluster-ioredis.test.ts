@@ -1,0 +1,3 @@
+import { clusterFailover } from './cluster-suite';
+
+clusterFailover('ioredis');

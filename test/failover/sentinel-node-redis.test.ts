@@ -1,0 +1,3 @@
+import { sentinelFailover } from './sentinel-suite';
+
+sentinelFailover('node-redis');
