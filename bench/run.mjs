@@ -21,7 +21,7 @@ import autocannon from 'autocannon';
 import { abandonStarts, completedLogins, loginLoop, loginOnce, waitReady } from './lib/flows.mjs';
 import { createAgent, get, request } from './lib/http.mjs';
 import { describeKeys } from './lib/keys.mjs';
-import { cpuMs, spawnAndWait, startRedis, stopChild } from './lib/procs.mjs';
+import { cpuMs, freePort, spawnAndWait, startRedis, stopChild } from './lib/procs.mjs';
 import { clientList, diff, settle, snapshot } from './lib/redis-stats.mjs';
 import { report } from './lib/report.mjs';
 import { fmt, percentile } from './lib/stats.mjs';
@@ -138,6 +138,7 @@ async function main() {
     // (b) and (c) auto-pipeline like (a)'s client unless --no-baseline-pipelining (see bench/apps).
     BENCH_AUTO_PIPELINING: opts.baselinePipelining ? '1' : '0',
   };
+  const klePort = await freePort();
   const definitions = [
     {
       key: 'a',
@@ -147,9 +148,9 @@ async function main() {
       env: {
         ...common,
         TOKEN_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-        // Only for versions that still have the per-IP login limiter (every request of the bench comes
-        // from 127.0.0.1); later versions ignore it. Nothing below depends on it.
-        LOGIN_RATE_LIMIT_PER_MINUTE: '0',
+        // The registered redirect URI is used verbatim: it names the host the bench talks to.
+        PORT: String(klePort),
+        KAKAO_CALLBACK_URL: `http://127.0.0.1:${klePort}/auth/kakao/callback`,
       },
     },
     {

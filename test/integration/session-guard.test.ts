@@ -134,6 +134,20 @@ describe.each(['ioredis', 'node-redis'] as const)('a minimal app on connect-redi
     expect((await agent.get('/me')).status).toBe(401);
   });
 
+  test('the session is stored without the cookie fields that hold express-session defaults, and works', async () => {
+    const agent = plain.agent();
+    const sid = sessionIdOf(await loginMini(plain, agent, '4120937465'), 'mini.sid');
+    const stored = JSON.parse((await redis.get(prefix + sid))!) as { cookie: Record<string, unknown> };
+    expect(stored.cookie).toEqual({ sameSite: 'lax' });
+    expect((await agent.get('/me')).status).toBe(200);
+    // With a maxAge the cookie keeps what differs from the defaults: its expiry.
+    const timed = withMaxAge.agent();
+    const timedSid = sessionIdOf(await loginMini(withMaxAge, timed, '4120937465'), 'mini.sid');
+    const timedCookie = (JSON.parse((await redis.get(prefix + timedSid))!) as typeof stored).cookie;
+    expect(Object.keys(timedCookie).sort()).toEqual(['expires', 'originalMaxAge', 'sameSite']);
+    expect((await timed.get('/me')).status).toBe(200);
+  });
+
   test('with a cookie maxAge the TTL follows the cookie: touch still runs', async () => {
     const agent = withMaxAge.agent();
     const sid = sessionIdOf(await loginMini(withMaxAge, agent, '4120937465'), 'mini.sid');
