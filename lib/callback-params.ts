@@ -45,8 +45,11 @@ const FORBIDDEN_PARAMETERS = ['access_token', 'id_token', 'token_type'] as const
  *   is rejected.
  * @example
  * ```ts
+ * import type { Request, Response } from 'express';
+ * declare const req: Request;
+ * declare const res: Response;
  * const params = parseCallbackParams(req.query, { issuer: 'https://kauth.kakao.com' });
- * if (!params.ok) return fail(params.reason);
+ * if (!params.ok) res.status(400).send(params.reason);
  * ```
  */
 export function parseCallbackParams(query: unknown, options: { issuer?: string } = {}): CallbackParams {

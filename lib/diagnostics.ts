@@ -423,6 +423,10 @@ function trustProxySet(value: StartupConfigEvidence['trustProxy']): boolean {
  *
  * @example
  * ```ts
+ * import type { Express } from 'express';
+ * declare const app: Express;
+ * declare const callbackURL: string;
+ * declare const logger: KakaoLogger;
  * for (const w of configWarnings({ callbackURL, nodeEnv: process.env.NODE_ENV, sessionStore: 'redis',
  *   tokenStore: 'redis', scopes: ['profile_nickname'], trustProxy: app.get('trust proxy') })) {
  *   logger({ level: 'warn', event: 'config_warning', reason: w.code, hint: w.message });

@@ -36,6 +36,9 @@ export class KakaoError extends Error {
  *
  * @example
  * ```ts
+ * import type { Response } from 'express';
+ * declare const err: unknown; // e.g. caught from auth.getAccessToken(req)
+ * declare const res: Response;
  * if (isKakaoError(err, 'ERR_KAKAO_REAUTH_REQUIRED')) res.redirect('/auth/kakao');
  * ```
  */

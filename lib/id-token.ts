@@ -211,6 +211,8 @@ function optionalInt(name: string, value: unknown, fallback: number, min: number
  *
  * @example
  * ```ts
+ * declare const tokens: { id_token: string; access_token: string }; // the token response of the login
+ * declare const nonce: string; // the nonce sent to the authorize endpoint
  * const verifier = createIdTokenVerifier({
  *   issuer: 'https://kauth.kakao.com',
  *   clientID: process.env.KAKAO_CLIENT_ID!,

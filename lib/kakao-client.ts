@@ -107,6 +107,8 @@ interface ResolvedOptions {
  *
  * @example
  * ```ts
+ * declare const code: string; // from the callback query
+ * declare const codeVerifier: string; // the PKCE verifier of this login
  * const kakao = new KakaoClient({ clientID: process.env.KAKAO_REST_API_KEY!, clientSecret: process.env.KAKAO_CLIENT_SECRET });
  * const tokens = await kakao.exchangeCode({ code, redirectUri: 'https://app.example/auth/kakao/callback', codeVerifier });
  * const me = await kakao.getUser(tokens.access_token);

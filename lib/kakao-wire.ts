@@ -144,6 +144,8 @@ const TOKEN_CONFIGURATION_HINTS: Readonly<Record<string, string>> = Object.freez
  *
  * @example
  * ```ts
+ * declare const client: KakaoClient;
+ * declare const code: string, redirectUri: string, codeVerifier: string;
  * try {
  *   await client.exchangeCode({ code, redirectUri, codeVerifier });
  * } catch (error) {
@@ -182,8 +184,9 @@ const API_CONFIGURATION_HINTS: Readonly<Record<number, string>> = Object.freeze(
  *
  * @example
  * ```ts
+ * declare const error: unknown; // e.g. caught from client.getUser(accessToken)
  * const hint = apiErrorConfigurationHint(error);
- * if (hint) logger.warn(hint);
+ * if (hint) console.warn(hint);
  * ```
  */
 export function apiErrorConfigurationHint(error: unknown): string | undefined {

@@ -55,7 +55,9 @@ export function pkceChallenge(verifier: string): string {
  *
  * @example
  * ```ts
- * if (!safeEqual(received, expected)) reject();
+ * declare const received: string; // e.g. the state in the callback
+ * declare const expected: string; // the state stored for this login
+ * if (!safeEqual(received, expected)) throw new Error('state mismatch');
  * ```
  */
 export function safeEqual(a: string, b: string): boolean {

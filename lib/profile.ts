@@ -109,7 +109,9 @@ const CONSENT_FLAGS: readonly (readonly [flag: string, scope: string])[] = [
  *   2^63 - 1; see `isKakaoId`).
  * @example
  * ```ts
- * const profile = parseProfile(parseJsonExactIntegers(await response.text()));
+ * declare const kakao: KakaoClient;
+ * declare const accessToken: string;
+ * const profile = parseProfile(await kakao.getUser(accessToken)); // getUser keeps the id exact
  * ```
  */
 export function parseProfile(json: unknown): KakaoProfile {

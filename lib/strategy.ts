@@ -48,6 +48,7 @@ import { checkTransaction, createTransaction, stateDigest, type LoginTransaction
  *
  * @example
  * ```ts
+ * import passport from 'passport';
  * passport.use(new KakaoStrategy(
  *   { clientID: process.env.KAKAO_CLIENT_ID!, callbackURL: 'https://app.example/auth/kakao/callback',
  *     transactionSecret: process.env.SESSION_SECRET! },

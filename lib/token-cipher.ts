@@ -100,6 +100,7 @@ interface RingEntry {
  *   a key that is not 32 bytes. The message names the `kid`, never the key.
  * @example
  * ```ts
+ * declare const refreshToken: string;
  * const cipher = createTokenCipher({ keys: parseKeyRing(process.env.TOKEN_KEYS ?? '') });
  * const sealed = cipher.seal(refreshToken, { purpose: 'kakao-refresh', userId: '42', sessionId: 'abc' });
  * const { plaintext, stale } = cipher.open(sealed, { purpose: 'kakao-refresh', userId: '42', sessionId: 'abc' });

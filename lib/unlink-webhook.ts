@@ -82,10 +82,14 @@ type BodyResult =
  * @throws {TypeError} with code `ERR_INVALID_ARG_VALUE` on a missing or malformed option (the key is never quoted).
  * @example
  * ```ts
+ * import express from 'express';
+ * declare const tokenStore: TokenStore; // the one kakaoAuth uses
+ * declare const users: { remove(userId: string): Promise<void> }; // your own user records
+ * const app = express();
  * app.all('/webhooks/kakao/unlink', createUnlinkWebhookHandler({
  *   adminKey: process.env.KAKAO_ADMIN_KEY!,
  *   appId: process.env.KAKAO_APP_ID!,
- *   onUnlink: async ({ userId }) => { await vault.deleteUser(userId); await users.remove(userId); },
+ *   onUnlink: async ({ userId }) => { await tokenStore.deleteUser(userId); await users.remove(userId); },
  * }));
  * ```
  */

@@ -146,8 +146,17 @@ export interface KakaoErrorHandlerOptions {
  *
  * @example
  * ```ts
- * app.use(kakaoAuth({ clientID, callbackURL }));
- * app.get('/me/kakao', async (req, res, next) => { … });
+ * import express from 'express';
+ * declare const clientID: string;
+ * declare const callbackURL: string;
+ * const app = express();
+ * const auth = kakaoAuth({ clientID, callbackURL });
+ * app.use(auth);
+ * app.get('/me/kakao', async (req, res) => {
+ *   // A ReauthRequiredError or a failed Kakao call rejects, and Express 5 passes it on.
+ *   const me = await auth.withAccessToken(req, (accessToken) => auth.strategy.client.getUser(accessToken));
+ *   res.json({ id: me.id });
+ * });
  * app.use(kakaoErrorHandler());
  * ```
  */

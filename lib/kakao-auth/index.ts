@@ -81,6 +81,9 @@ export interface KakaoAuthRouter extends Router {
  *
  * @example
  * ```ts
+ * import express from 'express';
+ * import session from 'express-session';
+ * const app = express();
  * const auth = kakaoAuth({ clientID: process.env.KAKAO_CLIENT_ID!, callbackURL: 'http://localhost:3000/auth/kakao/callback' });
  * app.use(session({ secret: process.env.SESSION_SECRET!, resave: false, saveUninitialized: false }));
  * app.use(auth);

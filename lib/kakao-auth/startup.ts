@@ -44,6 +44,8 @@ export function sessionStoreKind(
  *   session cookie options.
  * @example
  * ```ts
+ * import type { Express } from 'express';
+ * declare const app: Express;
  * for (const w of startupWarnings({ trustProxy: app.get('trust proxy') })) console.warn(`${w.code}: ${w.message}`);
  * ```
  */

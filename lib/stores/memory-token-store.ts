@@ -38,6 +38,8 @@ const WHAT = 'MemoryTokenStore';
  *
  * @example
  * ```ts
+ * declare const clientID: string;
+ * declare const callbackURL: string;
  * const auth = kakaoAuth({ clientID, callbackURL, tokenStore: new MemoryTokenStore() });
  * ```
  */

@@ -161,6 +161,9 @@ export interface KakaoEmulator {
    * (`clientSecret` only when the emulator requires one).
    * @example
    * ```ts
+   * import express from 'express';
+   * import { kakaoAuth } from 'kakao-login-express';
+   * const app = express();
    * const kakao = await createKakaoEmulator();
    * app.use(kakaoAuth({ ...kakao.strategyOptions, callbackURL: 'http://127.0.0.1:3000/auth/kakao/callback' }));
    * ```
@@ -185,6 +188,9 @@ export interface KakaoEmulator {
    *   error page), or a callback that did not answer 302 or redirected with `login_error`.
    * @example
    * ```ts
+   * import type { Express } from 'express';
+   * import supertest from 'supertest';
+   * declare const app: Express; // with kakaoAuth({ ...kakao.strategyOptions, callbackURL }) mounted
    * const kakao = await createKakaoEmulator();
    * const agent = supertest.agent(app);
    * await kakao.loginAs(agent, '4120937465');
