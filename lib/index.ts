@@ -68,7 +68,7 @@ export { RedisTokenStore } from './stores/redis-token-store';
 export type { RedisTokenStoreOptions } from './stores/redis-token-store';
 export type { RedisClientLike } from './stores/redis-client';
 export type { LoginKey, MarkerStore, StoredLogin, TokenStore, WriteOptions } from './stores/contracts';
-export type { KakaoTokens } from './tokens';
+export type { KakaoTokens } from './token-record';
 
 // Helpers, logging, diagnostics
 export { sanitizeReturnTo } from './return-to';

@@ -88,10 +88,7 @@ export interface FailoverResult {
   connectionResets: number;
 }
 
-/**
- * The refresh locks (of one user): `kle:lock:{<user>}:…` in today's token store, `kle:l:{<user>}:…`
- * in the per-user hash layout.
- */
+/** The refresh locks (of one user): `kle:l:{<user>}:<session id>`. */
 function lockPattern(userId?: string): string {
   return userId === undefined ? 'kle:l*' : `kle:l*{${userId}}*`;
 }
