@@ -2,10 +2,11 @@
  * Token records and markers on Redis, through the client adapter (ioredis or node-redis, single,
  * Sentinel or Cluster).
  *
- * Layout: one hash per user, `<prefix>u:{<userId>}`, with one field per login (the session id); a
- * field's value is `<expiry, epoch seconds in base 36>|<sealed record>`. Redis 7.0 has no per-field
- * expiry, so expired fields are pruned by every write, and the hash itself expires with its latest
- * field. Markers are plain keys `<prefix><name>` (their names carry the user's hash tag where they
+ * Layout: one string per user, `<prefix>u:{<userId>}`, with one line per login:
+ * `<session id> <expiry, epoch seconds in base 36>|<sealed record>`. A string rather than a hash: a
+ * sealed record (about 230 bytes) is longer than Redis's default `hash-max-listpack-value` (64), so a
+ * hash would be a hashtable, about 100 bytes more per user. Expired logins are pruned by every write
+ * (scripts), and the key expires with its latest login. Markers are plain keys `<prefix><name>` (their names carry the user's hash tag where they
  * belong to a user). Every operation is one command, and everything of one user sits in one slot.
  */
 import { checkOptionNames, configError } from '../config';
@@ -60,70 +61,123 @@ const OPTIONS = ['client', 'prefix', 'maxLoginsPerUser', 'replicaWaitMs', 'now']
 /** How long a replica count read from Redis is trusted. */
 const REPLICA_PROBE_MS = 5000;
 
-// Shared by the write scripts: the expiry (base 36 seconds) in front of a field's value.
-const EXPIRY = `local function expiry(v) return tonumber(string.match(v, '^(%w+)|'), 36) end`;
+// Shared by the scripts: a user's logins are the lines `<session id> <expiry>|<sealed>` of one string
+// (expiry in base-36 epoch seconds); `logins` reads the live ones, `save` writes them back with the
+// latest expiry as the key's TTL (or deletes the key when none is left).
+const LOGINS = `
+local function expiry(v) return tonumber(string.match(v, '^(%w+)|'), 36) end
+local function logins(key, now)
+  local list, v = {}, redis.call('GET', key)
+  if v then
+    for line in string.gmatch(v, '[^\\n]+') do
+      local sp = string.find(line, ' ', 1, true)
+      local exp = sp and expiry(string.sub(line, sp + 1))
+      if exp and exp > now then list[#list + 1] = { string.sub(line, 1, sp - 1), string.sub(line, sp + 1), exp } end
+    end
+  end
+  return list
+end
+local function save(key, list, now)
+  local lines, latest = {}, 0
+  for i, e in ipairs(list) do
+    lines[i] = e[1] .. ' ' .. e[2]
+    if e[3] > latest then latest = e[3] end
+  end
+  if #lines == 0 then redis.call('DEL', key) else redis.call('SET', key, table.concat(lines, '\\n'), 'EX', latest - now) end
+end`;
 
-// KEYS[1] user hash. ARGV: field, value, now (s), max logins, field never dropped (offline).
-const SET = new RedisScript(`${EXPIRY}
-local key, now = KEYS[1], tonumber(ARGV[3])
-redis.call('HSET', key, ARGV[1], ARGV[2])
-local all = redis.call('HGETALL', key)
-local others, latest = {}, 0
-for i = 1, #all, 2 do
-  local exp = expiry(all[i + 1])
-  if exp == nil or exp <= now then
-    redis.call('HDEL', key, all[i])
-  else
-    if exp > latest then latest = exp end
-    if all[i] ~= ARGV[1] and all[i] ~= ARGV[5] then others[#others + 1] = { all[i], exp } end
+// KEYS[1] user key. ARGV: session id, value, now (s), max logins, session id never dropped (offline).
+// Returns the session ids dropped beyond the bound (the logins that expire first).
+const SET = new RedisScript(`${LOGINS}
+local key, now, field = KEYS[1], tonumber(ARGV[3]), ARGV[1]
+local kept, others = {}, {}
+for _, e in ipairs(logins(key, now)) do
+  if e[1] ~= field then
+    kept[#kept + 1] = e
+    if e[1] ~= ARGV[5] then others[#others + 1] = e end
   end
 end
 local dropped, keep = {}, tonumber(ARGV[4]) - 1
 if #others > keep then
-  table.sort(others, function(a, b) return a[2] < b[2] end)
+  table.sort(others, function(a, b) return a[3] < b[3] end)
+  local gone = {}
   for i = 1, #others - keep do
-    redis.call('HDEL', key, others[i][1])
+    gone[others[i][1]] = true
     dropped[#dropped + 1] = others[i][1]
   end
+  local rest = {}
+  for _, e in ipairs(kept) do if not gone[e[1]] then rest[#rest + 1] = e end end
+  kept = rest
 end
-redis.call('EXPIRE', key, latest - now)
+kept[#kept + 1] = { field, ARGV[2], expiry(ARGV[2]) }
+save(key, kept, now)
 return dropped`);
 
-// KEYS[1] user hash. ARGV: field, expected sealed record, new value, now (s). Like SET, it prunes the
-// expired fields and sets the hash TTL to the latest field expiry (which a shorter new value can lower).
-const CAS = new RedisScript(`${EXPIRY}
-local key, now = KEYS[1], tonumber(ARGV[4])
-local v = redis.call('HGET', key, ARGV[1])
-if not v then return 0 end
-local sep = string.find(v, '|', 1, true)
-if not sep or string.sub(v, sep + 1) ~= ARGV[2] or (expiry(v) or 0) <= now then return 0 end
-redis.call('HSET', key, ARGV[1], ARGV[3])
-local all = redis.call('HGETALL', key)
-local latest = 0
-for i = 1, #all, 2 do
-  local exp = expiry(all[i + 1])
-  if exp == nil or exp <= now then
-    redis.call('HDEL', key, all[i])
-  elseif exp > latest then
-    latest = exp
+// KEYS[1] user key. ARGV: session id, expected sealed record, new value, now (s). Like SET, it prunes
+// the expired logins and sets the key's TTL to the latest expiry (which a shorter new value can lower).
+const CAS = new RedisScript(`${LOGINS}
+local key, now, field = KEYS[1], tonumber(ARGV[4]), ARGV[1]
+local list, found = logins(key, now), false
+for _, e in ipairs(list) do
+  if e[1] == field then
+    if string.sub(e[2], string.find(e[2], '|', 1, true) + 1) ~= ARGV[2] then return 0 end
+    e[2], e[3], found = ARGV[3], expiry(ARGV[3]), true
   end
 end
-redis.call('EXPIRE', key, latest - now)
+if not found then return 0 end
+save(key, list, now)
 return 1`);
 
+// KEYS[1] user key. ARGV: session id, now (s). The login's value, or false.
+const GET_LOGIN = new RedisScript(`${LOGINS}
+for _, e in ipairs(logins(KEYS[1], tonumber(ARGV[2]))) do
+  if e[1] == ARGV[1] then return e[2] end
+end
+return false`);
+
+// KEYS[1] user key. ARGV: session id, now (s).
+const DELETE_LOGIN = new RedisScript(`${LOGINS}
+local now, rest = tonumber(ARGV[2]), {}
+for _, e in ipairs(logins(KEYS[1], now)) do
+  if e[1] ~= ARGV[1] then rest[#rest + 1] = e end
+end
+save(KEYS[1], rest, now)
+return #rest`);
+
 const DELETE_USER = new RedisScript(`
-local all = redis.call('HGETALL', KEYS[1])
+local v = redis.call('GET', KEYS[1])
 redis.call('DEL', KEYS[1])
-return all`);
+return v`);
 
 const DELETE_IF = new RedisScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`);
 
+/**
+ * A value as it sits in its line of the user's key: backslashes and newlines escaped (a cipher envelope
+ * has neither, so it is stored as it is). The scripts compare escaped values and never unescape.
+ */
+function escapeLine(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function unescapeLine(text: string): string {
+  return text.replace(/\\(\\|n)/g, (_, c: string) => (c === 'n' ? '\n' : '\\'));
+}
+
+/** The `[session id, value]` pairs of a user key's text. */
+function loginLines(text: unknown): Array<[string, string]> {
+  if (typeof text !== 'string') return [];
+  return text.split('\n').flatMap((line): Array<[string, string]> => {
+    const space = line.indexOf(' ');
+    return space > 0 ? [[line.slice(0, space), line.slice(space + 1)]] : [];
+  });
+}
+
 function parseValue(value: string): { expiresAt: number; sealed: string } | undefined {
   const sep = value.indexOf('|');
   const expiresAt = sep > 0 ? parseInt(value.slice(0, sep), 36) * 1000 : NaN;
-  return Number.isFinite(expiresAt) ? { expiresAt, sealed: value.slice(sep + 1) } : undefined;
+  return Number.isFinite(expiresAt) ? { expiresAt, sealed: unescapeLine(value.slice(sep + 1)) } : undefined;
 }
 
 /**
@@ -180,7 +234,7 @@ export class RedisTokenStore implements TokenStore {
   async get(key: LoginKey): Promise<string | undefined> {
     const { userId, sessionId } = checkLoginKey(key, 'get');
     const value = await this.#run(() =>
-      this.#redis.command(['HGET', this.#userKey(userId), sessionId], this.#userKey(userId)),
+      this.#redis.script(GET_LOGIN, [this.#userKey(userId)], [sessionId, this.#seconds()]),
     );
     const parsed = typeof value === 'string' ? parseValue(value) : undefined;
     return parsed && parsed.expiresAt > this.#now() ? parsed.sealed : undefined;
@@ -196,7 +250,7 @@ export class RedisTokenStore implements TokenStore {
     checkSealed(sealed, 'set', 'sealed');
     checkTtlSeconds(ttlSeconds, 'set');
     const now = this.#seconds();
-    const value = `${this.#expiry(ttlSeconds)}|${sealed}`;
+    const value = `${this.#expiry(ttlSeconds)}|${escapeLine(sealed)}`;
     const { reply } = await this.#write(
       SET,
       this.#userKey(userId),
@@ -218,11 +272,11 @@ export class RedisTokenStore implements TokenStore {
     checkSealed(sealed, 'compareAndSet', 'sealed');
     checkTtlSeconds(ttlSeconds, 'compareAndSet');
     const now = this.#seconds();
-    const value = `${this.#expiry(ttlSeconds)}|${sealed}`;
+    const value = `${this.#expiry(ttlSeconds)}|${escapeLine(sealed)}`;
     const { reply, confirmed } = await this.#write(
       CAS,
       this.#userKey(userId),
-      [sessionId, expected, value, now],
+      [sessionId, escapeLine(expected), value, now],
       options,
     );
     const written = Number(reply) === 1;
@@ -237,13 +291,13 @@ export class RedisTokenStore implements TokenStore {
   async delete(key: LoginKey): Promise<void> {
     const { userId, sessionId } = checkLoginKey(key, 'delete');
     const userKey = this.#userKey(userId);
-    await this.#run(() => this.#redis.command(['HDEL', userKey, sessionId], userKey));
+    await this.#run(() => this.#redis.script(DELETE_LOGIN, [userKey], [sessionId, this.#seconds()]));
   }
 
   async listLogins(userId: string): Promise<StoredLogin[]> {
     checkId(userId, 'listLogins', 'userId');
     const userKey = this.#userKey(userId);
-    return this.#logins(await this.#run(() => this.#redis.command(['HGETALL', userKey], userKey)));
+    return this.#logins(await this.#run(() => this.#redis.command(['GET', userKey], userKey)));
   }
 
   async deleteUser(userId: string): Promise<StoredLogin[]> {
@@ -252,22 +306,12 @@ export class RedisTokenStore implements TokenStore {
     return this.#logins(await this.#run(() => this.#redis.script(DELETE_USER, [userKey], [])));
   }
 
-  /** The logins in an HGETALL reply (a flat array in RESP2, an object or Map with some clients). */
-  #logins(reply: unknown): StoredLogin[] {
-    const entries: Array<[string, unknown]> = Array.isArray(reply)
-      ? Array.from({ length: Math.floor(reply.length / 2) }, (_, i) => [
-          String(reply[2 * i]),
-          reply[2 * i + 1],
-        ])
-      : reply instanceof Map
-        ? [...(reply as Map<unknown, unknown>)].map(([k, v]) => [String(k), v])
-        : typeof reply === 'object' && reply !== null
-          ? Object.entries(reply)
-          : [];
+  /** The live logins in a user key's text. */
+  #logins(text: unknown): StoredLogin[] {
     const now = this.#now();
     const logins: StoredLogin[] = [];
-    for (const [sessionId, value] of entries) {
-      const parsed = typeof value === 'string' ? parseValue(value) : undefined;
+    for (const [sessionId, value] of loginLines(text)) {
+      const parsed = parseValue(value);
       if (parsed && parsed.expiresAt > now) logins.push({ sessionId, expiresAt: parsed.expiresAt });
     }
     return logins;

@@ -23,6 +23,7 @@ import { authorizeAtEmulator } from '../helpers/harness';
 import { connectClient, inspector, quitIoredis, type ConnectedClient } from '../helpers/redis-clients';
 import { startRedisCluster, type RedisClusterHandle } from '../helpers/redis-cluster';
 import { uniquePrefix } from '../helpers/redis-server';
+import { storedLogins } from '../helpers/user-logins';
 
 const MINJI = '4120937465';
 const prefix = uniquePrefix('cluster');
@@ -212,7 +213,7 @@ describe('the example app with sessions and tokens on the Cluster', () => {
     const sid = sessionKeys[0]!.slice('kle:sess:'.length);
     const userKey = `kle:u:{${MINJI}}`;
     expect(await scanAll(`kle:*{${MINJI}}*`)).toEqual([userKey]);
-    expect(Object.keys(await cluster.hgetall(userKey))).toEqual([sid]);
+    expect(Object.keys(await storedLogins(cluster, userKey))).toEqual([sid]);
 
     await agent.post('/logout').set('Origin', url).expect(302);
     await agent.get('/me').expect(401);

@@ -25,6 +25,7 @@ import {
 } from '../helpers/app-process';
 import { inspector, quitIoredis } from '../helpers/redis-clients';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
+import { hasLogin, loginValue, putLogin, storedLogins } from '../helpers/user-logins';
 
 const K1 = randomBytes(32).toString('base64');
 const K2 = randomBytes(32).toString('base64');
@@ -109,7 +110,7 @@ async function loginOn(app: AppProcess, userId: string): Promise<User> {
 async function kids(users: readonly User[]): Promise<string[]> {
   const out: string[] = [];
   for (const u of users) {
-    const fields = await inspect.hgetall(`kle:u:{${u.id}}`);
+    const fields = await storedLogins(inspect, `kle:u:{${u.id}}`);
     for (const value of Object.values(fields)) out.push(value.split('|')[1]!.split('.')[1]!);
   }
   return out;
@@ -119,7 +120,7 @@ async function kids(users: readonly User[]): Promise<string[]> {
 async function expectNothingDeleted(users: readonly User[]): Promise<void> {
   for (const u of users) {
     const sid = u.browser.sessionId()!;
-    expect({ user: u.id, record: await inspect.hexists(`kle:u:{${u.id}}`, sid) }).toEqual({
+    expect({ user: u.id, record: await hasLogin(inspect, `kle:u:{${u.id}}`, sid) }).toEqual({
       user: u.id,
       record: 1,
     });
@@ -227,7 +228,7 @@ describe('the wrong order: B has only k1 while A seals with k2', () => {
     const user = await loginOn(a, newUserId());
     const sid = user.browser.sessionId()!;
     const userKey = `kle:u:{${user.id}}`;
-    const sealed = (await inspect.hget(userKey, sid))!;
+    const sealed = (await loginValue(inspect, userKey, sid))!;
     expect(sealed.split('|')[1]).toMatch(/^kt1\.k2\./);
 
     for (const forceRefresh of [false, true]) {
@@ -237,7 +238,7 @@ describe('the wrong order: B has only k1 while A seals with k2', () => {
       expect(onB.headers.get('retry-after')).toBe('5');
       expect(await onB.json()).toMatchObject({ error: 'service_unavailable' });
       // Nothing deleted, the login goes on (on B too, for what needs no tokens).
-      await expect(inspect.hexists(userKey, sid)).resolves.toBe(1);
+      await expect(hasLogin(inspect, userKey, sid)).resolves.toBe(1);
       expect((await user.browser.get(`${b.url}/me`)).status).toBe(200);
       const onA = await user.browser.get(`${a.url}/me/kakao`);
       expect(onA.status).toBe(200);
@@ -252,18 +253,18 @@ describe('the wrong order: B has only k1 while A seals with k2', () => {
     const user = await loginOn(a, newUserId());
     const sid = user.browser.sessionId()!;
     const userKey = `kle:u:{${user.id}}`;
-    const value = (await inspect.hget(userKey, sid))!;
+    const value = (await loginValue(inspect, userKey, sid))!;
     const [expiry, envelope] = value.split('|') as [string, string];
     const parts = envelope.split('.');
     const ct = Buffer.from(parts[3]!, 'base64url');
     ct[0] = ct[0]! ^ 1;
     parts[3] = ct.toString('base64url');
-    await inspect.hset(userKey, sid, `${expiry}|${parts.join('.')}`);
+    await putLogin(inspect, userKey, sid, `${expiry}|${parts.join('.')}`);
 
     const res = await user.browser.get(`${a.url}/me/kakao`);
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual({ error: 'reauth_required' });
-    await expect(inspect.hexists(userKey, sid)).resolves.toBe(0);
+    await expect(hasLogin(inspect, userKey, sid)).resolves.toBe(0);
     await expect(inspect.exists(`kle:sess:${sid}`)).resolves.toBe(0);
     expect((await user.browser.get(`${b.url}/me`)).status).toBe(401);
     expect(a.output()).toMatch(/token_decryption_failed/);

@@ -23,6 +23,7 @@ import { TokenVault } from '../../lib/tokens';
 import { authorizeAtEmulator, leakedSecrets, login, startHarness, type Harness } from '../helpers/harness';
 import { connectClient, inspector, quitIoredis, type ConnectedClient } from '../helpers/redis-clients';
 import { startRedisServer, uniquePrefix, type RedisServerHandle } from '../helpers/redis-server';
+import { loginIds, loginValue } from '../helpers/user-logins';
 
 const DAY = 86_400;
 const HOUR_MS = 3600_000;
@@ -100,9 +101,9 @@ describe.each(['ioredis', 'node-redis'] as const)(
       const agent = h.agent();
       expect((await login(h, agent, { loginHint: userId })).status).toBe(302);
       const userKey = `kle:u:{${userId}}`;
-      const [sid] = await tokenRedis.hkeys(userKey);
+      const [sid] = await loginIds(tokenRedis, userKey);
       const loginKey = { userId, sessionId: sid! };
-      const before = (await tokenRedis.hget(userKey, sid!))!;
+      const before = (await loginValue(tokenRedis, userKey, sid!))!;
       const old = openRecord(cipher, before, loginKey);
 
       // The refresh will rotate (10 days left); it is slow enough to stop writes while Kakao answers.
@@ -115,7 +116,7 @@ describe.each(['ioredis', 'node-redis'] as const)(
       await tokenRedis.config('SET', 'min-replicas-to-write', '1');
       // Writes fail, reads still work.
       await expect(tokenRedis.set('kle:probe', '1')).rejects.toThrow(/NOREPLICAS/);
-      await expect(tokenRedis.hget(userKey, sid!)).resolves.toBe(before);
+      await expect(loginValue(tokenRedis, userKey, sid!)).resolves.toBe(before);
 
       const firstRes = await first;
       expect(firstRes.status).toBe(200);
@@ -123,7 +124,7 @@ describe.each(['ioredis', 'node-redis'] as const)(
       expect(h.events).toContainEqual(
         expect.objectContaining({ level: 'error', event: 'token_write_failed', userId }),
       );
-      await expect(tokenRedis.hget(userKey, sid!)).resolves.toBe(before);
+      await expect(loginValue(tokenRedis, userKey, sid!)).resolves.toBe(before);
 
       // Writes still refused: later requests of this process use the rotated set it kept in memory. The
       // old access token is dead at Kakao, so a 200 without another refresh means the new one was used.
@@ -139,8 +140,11 @@ describe.each(['ioredis', 'node-redis'] as const)(
       // Writes work again: the kept set reaches Redis within moments (the next request also tries).
       await tokenRedis.config('SET', 'min-replicas-to-write', '0');
       expect((await agent.get('/me/kakao')).status).toBe(200);
-      await waitFor(async () => (await tokenRedis.hget(userKey, sid!)) !== before, 'the kept set in Redis');
-      const after = (await tokenRedis.hget(userKey, sid!))!;
+      await waitFor(
+        async () => (await loginValue(tokenRedis, userKey, sid!)) !== before,
+        'the kept set in Redis',
+      );
+      const after = (await loginValue(tokenRedis, userKey, sid!))!;
       const stored = openRecord(cipher, after, loginKey);
       expect(stored.a).toBe(rotatedAccess);
       expect(stored.r).not.toBe(old.r);

@@ -23,6 +23,7 @@ import { createKakaoEmulator, type KakaoEmulator } from 'kakao-login-express/tes
 import { jarCookie, sessionIdOf } from '../helpers/cookies';
 import { authorizeAtEmulator } from '../helpers/harness';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
+import { hasLogin } from '../helpers/user-logins';
 
 const KAKAO_USER = '4120937465';
 const LOCAL_USERS: Record<string, { password: string; name: string }> = {
@@ -254,11 +255,11 @@ describe('kakaoAuth beside passport-local on the global passport', () => {
     const agent = browser();
     expect((await kakaoLogin(agent, userId)).headers.location).toBe('/');
     const kakaoSid = sessionId(agent);
-    expect(await inspector.hexists(`coex:u:{${userId}}`, kakaoSid)).toBe(1);
+    expect(await hasLogin(inspector, `coex:u:{${userId}}`, kakaoSid)).toBe(1);
     await localLogin(agent);
     expect(await whoami(agent)).toMatchObject({ kind: 'local' });
     // The contract: a new login in the same browser removes the previous login's token record.
-    expect(await inspector.hexists(`coex:u:{${userId}}`, kakaoSid)).toBe(0);
+    expect(await hasLogin(inspector, `coex:u:{${userId}}`, kakaoSid)).toBe(0);
   });
 
   test('after a Kakao logout, a local login works and stays logged in', async () => {

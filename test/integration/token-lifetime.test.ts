@@ -9,6 +9,7 @@ import type supertest from 'supertest';
 import { login, startHarness, type Harness } from '../helpers/harness';
 import { inspector, quitIoredis } from '../helpers/redis-clients';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
+import { hasLogin, loginCount, loginIds, loginValue, removeLogin } from '../helpers/user-logins';
 
 const HOUR = 3600;
 const TWELVE_HOURS = 12 * HOUR;
@@ -29,7 +30,7 @@ const userKey = (userId: string) => `kle:u:{${userId}}`;
 
 /** The epoch ms a field of the user's hash expires at (its value is `<base 36 s>|<sealed>`). */
 async function fieldExpiry(redis: Redis, userId: string, sid: string): Promise<number | undefined> {
-  const value = await redis.hget(userKey(userId), sid);
+  const value = await loginValue(redis, userKey(userId), sid);
   return value === null ? undefined : parseInt(value.slice(0, value.indexOf('|')), 36) * 1000;
 }
 
@@ -133,7 +134,7 @@ describe('with Kakao refresh tokens of two months (the login end decides)', () =
     const sessionsBefore = (await redis.keys('kle:sess:*')).length;
     let sid = '';
     for (let i = 0; i < 20; i++) sid = sessionId(await loginAs(h, agent, userId));
-    expect(await redis.hkeys(userKey(userId))).toEqual([sid]);
+    expect(await loginIds(redis, userKey(userId))).toEqual([sid]);
     const sessionsAfter = await redis.keys('kle:sess:*');
     expect(sessionsAfter).toHaveLength(sessionsBefore + 1);
     expect(sessionsAfter).toContain(`kle:sess:${sid}`);
@@ -148,7 +149,7 @@ describe('with Kakao refresh tokens of two months (the login end decides)', () =
     sids.push(sessionId(await loginAs(h, browsers[0]!, userId)));
     await new Promise((resolve) => setTimeout(resolve, 1100));
     for (const browser of browsers.slice(1)) sids.push(sessionId(await loginAs(h, browser, userId)));
-    const fields = await redis.hkeys(userKey(userId));
+    const fields = await loginIds(redis, userKey(userId));
     expect(fields).toHaveLength(50);
     expect(fields).not.toContain(sids[0]);
     expect((await browsers[0]!.get('/me')).status).toBe(401);
@@ -160,9 +161,9 @@ describe('with Kakao refresh tokens of two months (the login end decides)', () =
     const userId = newUser(h);
     const agent = h.agent();
     const sid = sessionId(await loginAs(h, agent, userId));
-    await expect(redis.hexists(userKey(userId), sid)).resolves.toBe(1);
+    await expect(hasLogin(redis, userKey(userId), sid)).resolves.toBe(1);
     expect((await agent.post('/logout').redirects(0)).status).toBe(302);
-    await expect(redis.hexists(userKey(userId), sid)).resolves.toBe(0);
+    await expect(hasLogin(redis, userKey(userId), sid)).resolves.toBe(0);
     await expect(redis.exists(`kle:sess:${sid}`)).resolves.toBe(0);
   });
 
@@ -175,7 +176,7 @@ describe('with Kakao refresh tokens of two months (the login end decides)', () =
     const res = await agent.get('/me/kakao');
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: 'reauth_required' });
-    await expect(redis.hexists(userKey(userId), sid)).resolves.toBe(0);
+    await expect(hasLogin(redis, userKey(userId), sid)).resolves.toBe(0);
     await expect(redis.exists(`kle:sess:${sid}`)).resolves.toBe(0);
     expect((await agent.get('/me')).status).toBe(401);
   });
@@ -194,7 +195,7 @@ describe('with Kakao refresh tokens of two months (the login end decides)', () =
       for (const browser of browsers) sids.push(sessionId(await loginAs(h, browser, userId)));
       const bystander = h.agent();
       await loginAs(h, bystander, newUser(h));
-      await expect(redis.hlen(userKey(userId))).resolves.toBe(3);
+      await expect(loginCount(redis, userKey(userId))).resolves.toBe(3);
 
       await endAllLogins(how, userId, browsers[0]!);
 
@@ -218,7 +219,7 @@ describe('with Kakao refresh tokens of two months (the login end decides)', () =
       await loginAs(h, first, userId);
       const orphanSid = sessionId(await loginAs(h, orphan, userId));
       // This login's record is gone already (expired, evicted, deleted); its session is not.
-      await redis.hdel(userKey(userId), orphanSid);
+      await removeLogin(redis, userKey(userId), orphanSid);
       expect((await orphan.get('/me')).status).toBe(200);
 
       await endAllLogins(how, userId, first);

@@ -11,14 +11,12 @@ import { startRedisServer, type RedisServerHandle } from '../helpers/redis-serve
 
 const USERS = Array.from({ length: 1000 }, (_, i) => String(8_200_000_001 + i));
 /**
- * Issue 10's target. Measured on Redis 7.0.15: about 1090 B/user with the default config (the token
- * hash ≈ 488 B: its 230-byte value exceeds hash-max-listpack-value 64, so Redis keeps it as a
- * hashtable; the session ≈ 344 B; the consumed-state marker ≈ 72 B for 10 minutes), about 995 B with
- * `hash-max-listpack-value 512` (the hash as a listpack ≈ 392 B), as the README advises.
+ * Issue 10's target. Measured on Redis 7.0.15 with its default config: about 980 B/user (the user's
+ * token string ≈ 392 B, the session ≈ 344 B, the consumed-state marker ≈ 72 B for 10 minutes). With one
+ * hash per user it was about 1090 B: a 230-byte value is longer than hash-max-listpack-value (64), so
+ * Redis kept the hash as a hashtable.
  */
 const MAX_BYTES_PER_USER = 1024;
-/** The server setting that lets a user's token hash stay a listpack (the README's Redis advice). */
-const LISTPACK_VALUE = '512';
 
 let server: RedisServerHandle;
 let redis: Redis;
@@ -60,11 +58,11 @@ function family(key: string): string {
   return key.replace(/\{[^}]*\}/g, '{…}').replace(/:[A-Za-z0-9_-]{16,}$/, ':…');
 }
 
-/** Redis per logged-in user after 1000 logins, with `hash-max-listpack-value` set to `listpackValue`. */
-async function measure(
-  listpackValue: string,
-): Promise<{ perUser: number; families: Map<string, { count: number; bytes: number }> }> {
-  await redis.config('SET', 'hash-max-listpack-value', listpackValue);
+/** Redis per logged-in user after 1000 logins. */
+async function measure(): Promise<{
+  perUser: number;
+  families: Map<string, { count: number; bytes: number }>;
+}> {
   // Returning users, the steady state: Kakao's answers for a user who agreed before are the larger ones.
   await loginAll();
   await redis.flushall(); // this file's own redis-server
@@ -90,9 +88,9 @@ async function measure(
   const breakdown = [...families]
     .map(([kind, e]) => `${kind} ×${e.count} ≈ ${Math.round(e.bytes / e.count)} B`)
     .join(', ');
-  const encoding = await redis.object('ENCODING', `kle:u:{${USERS[0]}}`);
+  const type = await redis.type(`kle:u:{${USERS[0]}}`);
   console.log(
-    `Redis per logged-in user (hash-max-listpack-value ${listpackValue}): ${perUser.toFixed(0)} B (used_memory Δ over ${USERS.length} logins); keys: ${breakdown}; token hash encoding ${String(encoding)}`,
+    `Redis per logged-in user: ${perUser.toFixed(0)} B (used_memory Δ over ${USERS.length} logins); keys: ${breakdown}; tokens in a ${type}`,
   );
   return { perUser, families };
 }
@@ -103,21 +101,9 @@ function expectOneOfEach(families: Map<string, { count: number }>): void {
   expect(families.get('kle:u:{…}')?.count).toBe(USERS.length);
 }
 
-test(`with hash-max-listpack-value ${LISTPACK_VALUE}, 1000 logged-in users cost at most ${MAX_BYTES_PER_USER} B of Redis each`, async () => {
-  const { perUser, families } = await measure(LISTPACK_VALUE);
+test(`1000 logged-in users cost at most ${MAX_BYTES_PER_USER} B of Redis each (used_memory delta, Redis defaults)`, async () => {
+  const { perUser, families } = await measure();
   expectOneOfEach(families);
   expect(perUser).toBeGreaterThan(0);
   expect(perUser).toBeLessThanOrEqual(MAX_BYTES_PER_USER);
 }, 300_000);
-
-// Not met with Redis's defaults (about 1090 B): a 230-byte value makes the hash a hashtable. Kept as a
-// failing test so the day it passes (a smaller record, or one string per user) it must be switched on.
-test.failing(
-  `with Redis's default config, 1000 logged-in users cost at most ${MAX_BYTES_PER_USER} B each (not met yet)`,
-  async () => {
-    const { perUser, families } = await measure('64');
-    expectOneOfEach(families);
-    expect(perUser).toBeLessThanOrEqual(MAX_BYTES_PER_USER);
-  },
-  300_000,
-);

@@ -23,6 +23,7 @@ import {
 } from '../helpers/redis-clients';
 import { startRedisCluster, type RedisClusterHandle } from '../helpers/redis-cluster';
 import { startRedisServer, uniquePrefix, type RedisServerHandle } from '../helpers/redis-server';
+import { hasLogin, storedLogins } from '../helpers/user-logins';
 
 const DAY = 86_400;
 const OFFLINE = '~offline';
@@ -463,15 +464,15 @@ describe.each(CLIENT_KINDS)('RedisTokenStore (%s) on the wire', (kind) => {
   });
   const userKey = (userId: string) => `${prefix}u:{${userId}}`;
 
-  test('one hash per user: field = session id, value = "<expiry base 36 s>|<sealed>", no other key', async () => {
+  test('one string per user: a line per login, "<session id> <expiry base 36 s>|<sealed>", no other key', async () => {
     const userId = newUser();
     const [s1, s2] = [newSession(), newSession()];
     const [v1, v2] = [sealedValue(), sealedValue()];
     const t0 = clock.t;
     await store.set({ userId, sessionId: s1 }, v1, 3600);
     await store.set({ userId, sessionId: s2 }, v2, 7200);
-    await expect(redis.type(userKey(userId))).resolves.toBe('hash');
-    const hash = await redis.hgetall(userKey(userId));
+    await expect(redis.type(userKey(userId))).resolves.toBe('string');
+    const hash = await storedLogins(redis, userKey(userId));
     expect(Object.keys(hash).sort()).toEqual([s1, s2].sort());
     for (const [field, sealed, ttl] of [
       [s1, v1, 3600],
@@ -518,17 +519,17 @@ describe.each(CLIENT_KINDS)('RedisTokenStore (%s) on the wire', (kind) => {
     await near(200);
   });
 
-  test('expired fields are pruned by the next write to the hash', async () => {
+  test("expired logins are pruned by the next write to the user's key", async () => {
     const userId = newUser();
     const [gone, kept, fresh] = [newSession(), newSession(), newSession()];
     await store.set({ userId, sessionId: gone }, 'gone', 10);
     await store.set({ userId, sessionId: kept }, 'kept', 3600);
     clock.t += 11_000;
-    // Still in the hash until a write happens, but never returned.
-    await expect(redis.hexists(userKey(userId), gone)).resolves.toBe(1);
+    // Still stored until a write happens, but never returned.
+    await expect(hasLogin(redis, userKey(userId), gone)).resolves.toBe(1);
     await expect(store.get({ userId, sessionId: gone })).resolves.toBeUndefined();
     await store.set({ userId, sessionId: fresh }, 'fresh', 60);
-    expect(Object.keys(await redis.hgetall(userKey(userId))).sort()).toEqual([kept, fresh].sort());
+    expect(Object.keys(await storedLogins(redis, userKey(userId))).sort()).toEqual([kept, fresh].sort());
   });
 
   test('the last field going removes the key; deleteUser removes it at once', async () => {
@@ -567,7 +568,7 @@ describe.each(CLIENT_KINDS)('RedisTokenStore (%s) on the wire', (kind) => {
 
       expect(listed).toHaveLength(50);
       expect(ended).toHaveLength(50);
-      expect(listing.map((m) => m.args[0]!.toLowerCase())).toEqual(['hgetall']);
+      expect(listing.map((m) => m.args[0]!.toLowerCase())).toEqual(['get']);
       expect(ending.map((m) => m.args[0]!.toLowerCase())).toEqual(['evalsha']);
       expect(ending[0]!.args).toContain(userKey(userId));
       await expect(redis.exists(userKey(userId))).resolves.toBe(0);
@@ -620,7 +621,8 @@ describe.each(CLIENT_KINDS)('RedisTokenStore (%s) on the wire', (kind) => {
   test('a Redis error (wrong type) is a TokenStoreError without the sealed value or the key', async () => {
     const userId = newUser();
     const sessionId = newSession();
-    await redis.set(userKey(userId), 'not-a-hash', 'EX', 60);
+    await redis.rpush(userKey(userId), 'not-a-string');
+    await redis.expire(userKey(userId), 60);
     const sealed = sealedValue();
     for (const run of [
       () => store.set({ userId, sessionId }, sealed, 60),
