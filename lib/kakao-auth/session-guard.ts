@@ -14,6 +14,7 @@ import { markerNames, type MarkerStore } from '../stores/contracts';
 import {
   COMMAND_DEADLINE_MS,
   RedisUnavailableError,
+  afterDeadline,
   connectRedis,
   redisClientKind,
   type RedisConnection,
@@ -194,23 +195,16 @@ function bounded<A extends unknown[]>(
   callback: (err?: unknown, ...rest: A) => void,
 ): (err?: unknown, ...rest: A) => void {
   let done = false;
-  // As withDeadline: the timeout waits one turn of the event loop, for an answer read in the same turn.
-  const timer = setTimeout(
-    () =>
-      setImmediate(() => {
-        if (done) return;
-        done = true;
-        (callback as (err?: unknown) => void)(
-          new RedisUnavailableError('The session store did not answer in time'),
-        );
-      }),
-    COMMAND_DEADLINE_MS,
-  );
-  timer.unref();
+  const cancel = afterDeadline(COMMAND_DEADLINE_MS, () => {
+    done = true;
+    (callback as (err?: unknown) => void)(
+      new RedisUnavailableError('The session store did not answer in time'),
+    );
+  });
   return (err?: unknown, ...rest: A) => {
     if (done) return;
     done = true;
-    clearTimeout(timer);
+    cancel();
     callback(err, ...rest);
   };
 }

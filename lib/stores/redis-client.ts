@@ -277,18 +277,36 @@ function observed(client: object, connection: RedisConnection): RedisConnection 
  */
 export const COMMAND_DEADLINE_MS = 1000;
 
+/**
+ * Calls `onTimeout` once `ms` have passed, unless the returned function cancels it first. The call waits
+ * one more turn of the event loop: on a busy process the answer may be read in the same turn as the timer
+ * fires, and then the answer counts.
+ */
+export function afterDeadline(ms: number, onTimeout: () => void): () => void {
+  let cancelled = false;
+  const timer = setTimeout(() => setImmediate(() => cancelled || onTimeout()), ms);
+  timer.unref();
+  return () => {
+    cancelled = true;
+    clearTimeout(timer);
+  };
+}
+
 /** `promise`, or a {@link RedisUnavailableError} once {@link COMMAND_DEADLINE_MS} passed. */
 export function withDeadline<T>(promise: Promise<T>, ms = COMMAND_DEADLINE_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    // The rejection waits one turn of the event loop: on a busy process the answer may be read in the
-    // same turn as the timer fires, and then it counts.
-    timer = setTimeout(
-      () => setImmediate(() => reject(new RedisUnavailableError('Redis did not answer in time'))),
-      ms,
+  return new Promise<T>((resolve, reject) => {
+    const cancel = afterDeadline(ms, () => reject(new RedisUnavailableError('Redis did not answer in time')));
+    promise.then(
+      (value) => {
+        cancel();
+        resolve(value);
+      },
+      (err: unknown) => {
+        cancel();
+        reject(err);
+      },
     );
   });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** A command not sent because Redis failed moments ago (see {@link observed}), or not answered in time. */
