@@ -67,7 +67,14 @@ export type { MemoryTokenStoreOptions } from './stores/memory-token-store';
 export { RedisTokenStore } from './stores/redis-token-store';
 export type { RedisTokenStoreOptions } from './stores/redis-token-store';
 export type { RedisClientLike } from './stores/redis-client';
-export type { LoginKey, MarkerStore, StoredLogin, TokenStore, WriteOptions } from './stores/contracts';
+export type {
+  LoginKey,
+  MarkerStore,
+  RecordWriteOptions,
+  StoredLogin,
+  TokenStore,
+  WriteOptions,
+} from './stores/contracts';
 export type { KakaoTokens } from './token-record';
 
 // Helpers, logging, diagnostics

@@ -18,7 +18,13 @@ import {
 import type { KakaoClient } from './kakao-client';
 import type { KakaoTokenResponse } from './kakao-types';
 import { silentLogger, type KakaoLogger } from './logger';
-import { markerNames, type LoginKey, type MarkerStore, type TokenStore } from './stores/contracts';
+import {
+  markerNames,
+  type LoginKey,
+  type MarkerStore,
+  type RecordWriteOptions,
+  type TokenStore,
+} from './stores/contracts';
 import { describeRedisError } from './stores/redis-client';
 import type { TokenCipher } from './token-cipher';
 import {
@@ -110,7 +116,8 @@ export class TokenVault {
 
   /**
    * Seals and stores the tokens of a fresh login. The record lives as long as the refresh token, and
-   * never longer than `loginEndsAt` (the session's absolute end) when given.
+   * never longer than `loginEndsAt` (the session's absolute end) when given; a login that outlives its
+   * refresh token stays listed in the store until `loginEndsAt`, for unlink and the webhook.
    * @returns the session ids of the user's older logins the store dropped (their sessions should end).
    */
   async save(
@@ -132,9 +139,12 @@ export class TokenVault {
       ...(tokens.id_token !== undefined && { i: tokens.id_token }),
     };
     this.#pending.delete(loginId(key));
-    return this.#store.set(key, this.#seal(key, record), this.#ttl(record, now), {
-      ...(options.durable && { durable: true }),
-    });
+    return this.#store.set(
+      key,
+      this.#seal(key, record),
+      this.#ttl(record, now),
+      this.#writeOptions(record, now, options.durable),
+    );
   }
 
   /**
@@ -185,8 +195,27 @@ export class TokenVault {
 
   /** Seconds the record may live: until the refresh token or the login ends, whichever is first. */
   #ttl(record: TokenRecord, now: number): number {
-    const end = Math.min(record.x, record.b ?? Infinity) * 1000;
-    return Math.max(1, Math.ceil((end - now) / 1000));
+    return secondsUntil(Math.min(record.x, record.b ?? Infinity), now);
+  }
+
+  /** A record write's options: durable when asked, and the login's end when it outlives the record. */
+  #writeOptions(record: TokenRecord, now: number, durable = false): RecordWriteOptions {
+    return {
+      ...(durable && { durable: true }),
+      ...(record.b !== undefined && record.b > record.x && { loginTtlSeconds: secondsUntil(record.b, now) }),
+    };
+  }
+
+  /** Compare-and-swap of a record: its TTL and options follow the record. */
+  #swap(key: LoginKey, expected: string, sealed: string, record: TokenRecord, durable = false) {
+    const now = this.#now();
+    return this.#store.compareAndSet(
+      key,
+      expected,
+      sealed,
+      this.#ttl(record, now),
+      this.#writeOptions(record, now, durable),
+    );
   }
 
   #refreshOnce(key: LoginKey, rejected: string | undefined): Promise<KakaoTokens> {
@@ -301,11 +330,7 @@ export class TokenVault {
       return toTokens(record);
     }
     try {
-      if (
-        await this.#store.compareAndSet(key, opened.sealed, sealed, this.#ttl(record, this.#now()), {
-          durable: rotated,
-        })
-      ) {
+      if (await this.#swap(key, opened.sealed, sealed, record, rotated)) {
         return toTokens(record);
       }
     } catch (err) {
@@ -363,12 +388,11 @@ export class TokenVault {
     const id = loginId(key);
     const pending = this.#pending.get(id);
     if (!pending) return;
-    const ttl = this.#ttl(pending.record, this.#now());
     // The store holds a set this one replaces (the write failed, or a failover lost it), or this set
     // already (written, but no replica confirmed it): write or confirm.
     let written = false;
     for (const stored of [pending.sealed, ...pending.replaces]) {
-      written = await this.#store.compareAndSet(key, stored, pending.sealed, ttl, { durable: true });
+      written = await this.#swap(key, stored, pending.sealed, pending.record, true);
       if (written) break;
     }
     // None of them: the stored record has moved on (a logout, a newer login or refresh), and it is the
@@ -412,9 +436,9 @@ export class TokenVault {
     if (stale) {
       // Sealed with another key of the ring: re-seal with the current one, unless someone else wrote first.
       const fresh = this.#seal(key, record);
-      const written = await this.#store
-        .compareAndSet(key, sealed, fresh, this.#ttl(record, this.#now()))
-        .catch((err: unknown) => (isKakaoError(err) ? false : Promise.reject(err)));
+      const written = await this.#swap(key, sealed, fresh, record).catch((err: unknown) =>
+        isKakaoError(err) ? false : Promise.reject(err),
+      );
       if (written) return { record, sealed: fresh };
     }
     return { record, sealed };
@@ -435,6 +459,11 @@ function loginId(key: LoginKey): string {
 
 function seconds(ms: number): number {
   return Math.floor(ms / 1000);
+}
+
+/** Whole seconds (at least one) from `now` (ms) until `epochSeconds`. */
+function secondsUntil(epochSeconds: number, now: number): number {
+  return Math.max(1, Math.ceil((epochSeconds * 1000 - now) / 1000));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -22,7 +22,10 @@ export interface LoginKey {
 /** One login of a user, as listed by {@link TokenStore.listLogins}. */
 export interface StoredLogin {
   sessionId: string;
-  /** Epoch ms after which the login's record is gone. */
+  /**
+   * Epoch ms after which the store forgets the login: its record's expiry, or the login's end when the
+   * login outlives its record ({@link RecordWriteOptions.loginTtlSeconds}).
+   */
   expiresAt: number;
 }
 
@@ -35,6 +38,18 @@ export interface WriteOptions {
    * keeps the value and confirms it later with a `compareAndSet` of the value onto itself.
    */
   durable?: boolean;
+}
+
+/** Options of a record write ({@link TokenStore.set}, {@link TokenStore.compareAndSet}). */
+export interface RecordWriteOptions extends WriteOptions {
+  /**
+   * How long the login itself lasts, in seconds, when that is longer than its record's `ttlSeconds` (a
+   * refresh token that ends before the session). The record still goes after `ttlSeconds` (`get`
+   * answers `undefined`), but the store keeps listing the login until then: `listLogins` and
+   * `deleteUser` report it, so unlink and the webhook end its session. Not longer is the same as absent.
+   * A store that ignores it stays correct except for that one case.
+   */
+  loginTtlSeconds?: number;
 }
 
 /** Storage for sealed token records, one per login, grouped by user. */
@@ -52,7 +67,7 @@ export interface TokenStore {
    * @throws TypeError for an invalid key, an empty value or a TTL that is not a positive integer.
    * @throws TokenStoreError when the backend fails.
    */
-  set(key: LoginKey, sealed: string, ttlSeconds: number, options?: WriteOptions): Promise<string[]>;
+  set(key: LoginKey, sealed: string, ttlSeconds: number, options?: RecordWriteOptions): Promise<string[]>;
   /**
    * Replaces the record only if it currently equals `expected`; false (and no write) otherwise,
    * also when there is no record.
@@ -63,15 +78,15 @@ export interface TokenStore {
     expected: string,
     sealed: string,
     ttlSeconds: number,
-    options?: WriteOptions,
+    options?: RecordWriteOptions,
   ): Promise<boolean>;
   /**
-   * Deletes one login's record (an absent record is fine).
+   * Deletes one login's record, and its listing (an absent record is fine).
    * @throws TokenStoreError when the backend fails.
    */
   delete(key: LoginKey): Promise<void>;
   /**
-   * The user's live logins, in one round trip.
+   * The user's live logins (also those whose record ended before the login), in one round trip.
    * @throws TokenStoreError when the backend fails.
    */
   listLogins(userId: string): Promise<StoredLogin[]>;
@@ -155,6 +170,25 @@ export function checkTtlSeconds(ttlSeconds: unknown, operation: string): number 
     );
   }
   return ttlSeconds;
+}
+
+/**
+ * The login's lifetime in a record write's options, when it outlasts the record's TTL (else undefined).
+ * @throws TypeError when it is given and is not a positive integer.
+ */
+export function checkLoginTtl(
+  options: RecordWriteOptions | undefined,
+  ttlSeconds: number,
+  operation: string,
+): number | undefined {
+  const value = options?.loginTtlSeconds;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw configError(
+      `TokenStore.${operation}: "loginTtlSeconds" must be a positive integer number of seconds (got ${String(value)}).`,
+    );
+  }
+  return value > ttlSeconds ? value : undefined;
 }
 
 export function checkMarker(name: unknown, operation: string): string {

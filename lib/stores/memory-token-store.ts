@@ -7,6 +7,7 @@ import {
   OFFLINE_SESSION_ID,
   checkId,
   checkLoginKey,
+  checkLoginTtl,
   checkMarker,
   checkMaxLogins,
   checkSealed,
@@ -14,6 +15,7 @@ import {
   checkTtlSeconds,
   type LoginKey,
   type MarkerStore,
+  type RecordWriteOptions,
   type StoredLogin,
   type TokenStore,
 } from './contracts';
@@ -29,6 +31,11 @@ export interface MemoryTokenStoreOptions {
 interface Entry {
   value: string;
   expiresAt: number;
+}
+
+/** A login's record, and how long the login stays listed after it (when it outlives the record). */
+interface Login extends Entry {
+  listedUntil: number;
 }
 
 const WHAT = 'MemoryTokenStore';
@@ -49,7 +56,7 @@ export class MemoryTokenStore implements TokenStore {
   readonly #now: () => number;
   readonly #maxLogins: number;
   /** userId → sessionId → record. */
-  readonly #users = new Map<string, Map<string, Entry>>();
+  readonly #users = new Map<string, Map<string, Login>>();
 
   /** @throws TypeError (`ERR_INVALID_ARG_VALUE`) for an invalid option. */
   constructor(options: MemoryTokenStoreOptions = {}) {
@@ -66,32 +73,55 @@ export class MemoryTokenStore implements TokenStore {
 
   async get(key: LoginKey): Promise<string | undefined> {
     const { userId, sessionId } = checkLoginKey(key, 'get');
-    return this.#live(userId).get(sessionId)?.value;
+    return this.#record(userId, sessionId)?.value;
   }
 
-  async set(key: LoginKey, sealed: string, ttlSeconds: number): Promise<string[]> {
+  async set(
+    key: LoginKey,
+    sealed: string,
+    ttlSeconds: number,
+    options: RecordWriteOptions = {},
+  ): Promise<string[]> {
     const { userId, sessionId } = checkLoginKey(key, 'set');
     checkSealed(sealed, 'set', 'sealed');
     checkTtlSeconds(ttlSeconds, 'set');
+    const login = this.#login(sealed, ttlSeconds, checkLoginTtl(options, ttlSeconds, 'set'));
     const logins = this.#live(userId);
-    logins.set(sessionId, { value: sealed, expiresAt: this.#now() + ttlSeconds * 1000 });
+    logins.set(sessionId, login);
     this.#users.set(userId, logins);
-    const others = [...logins]
-      .filter(([id]) => id !== sessionId && id !== OFFLINE_SESSION_ID)
-      .sort(([, a], [, b]) => a.expiresAt - b.expiresAt);
-    const dropped = others.slice(0, Math.max(0, others.length - (this.#maxLogins - 1))).map(([id]) => id);
+    // As on Redis: the oldest records beyond the bound go, then the oldest of the logins that outlived
+    // their records, beyond what the bound leaves.
+    const now = this.#now();
+    const dropped: string[] = [];
+    let keep = this.#maxLogins - 1;
+    for (const withRecord of [true, false]) {
+      const others = [...logins]
+        .filter(
+          ([id, l]) => id !== sessionId && id !== OFFLINE_SESSION_ID && l.expiresAt > now === withRecord,
+        )
+        .sort(([, a], [, b]) => (withRecord ? a.expiresAt - b.expiresAt : a.listedUntil - b.listedUntil));
+      const cut = Math.max(0, others.length - keep);
+      dropped.push(...others.slice(0, cut).map(([id]) => id));
+      keep -= others.length - cut;
+    }
     for (const id of dropped) logins.delete(id);
     return dropped;
   }
 
-  async compareAndSet(key: LoginKey, expected: string, sealed: string, ttlSeconds: number): Promise<boolean> {
+  async compareAndSet(
+    key: LoginKey,
+    expected: string,
+    sealed: string,
+    ttlSeconds: number,
+    options: RecordWriteOptions = {},
+  ): Promise<boolean> {
     const { userId, sessionId } = checkLoginKey(key, 'compareAndSet');
     checkSealed(expected, 'compareAndSet', 'expected');
     checkSealed(sealed, 'compareAndSet', 'sealed');
     checkTtlSeconds(ttlSeconds, 'compareAndSet');
-    const logins = this.#live(userId);
-    if (logins.get(sessionId)?.value !== expected) return false;
-    logins.set(sessionId, { value: sealed, expiresAt: this.#now() + ttlSeconds * 1000 });
+    const loginTtl = checkLoginTtl(options, ttlSeconds, 'compareAndSet');
+    if (this.#record(userId, sessionId)?.value !== expected) return false;
+    this.#live(userId).set(sessionId, this.#login(sealed, ttlSeconds, loginTtl));
     return true;
   }
 
@@ -102,7 +132,7 @@ export class MemoryTokenStore implements TokenStore {
 
   async listLogins(userId: string): Promise<StoredLogin[]> {
     checkId(userId, 'listLogins', 'userId');
-    return [...this.#live(userId)].map(([sessionId, entry]) => ({ sessionId, expiresAt: entry.expiresAt }));
+    return [...this.#live(userId)].map(([sessionId, l]) => ({ sessionId, expiresAt: l.listedUntil }));
   }
 
   async deleteUser(userId: string): Promise<StoredLogin[]> {
@@ -111,11 +141,23 @@ export class MemoryTokenStore implements TokenStore {
     return logins;
   }
 
-  /** The user's unexpired logins (expired ones are dropped on the way). */
-  #live(userId: string): Map<string, Entry> {
-    const logins = this.#users.get(userId) ?? new Map<string, Entry>();
+  #login(value: string, ttlSeconds: number, loginTtlSeconds: number | undefined): Login {
     const now = this.#now();
-    for (const [id, entry] of logins) if (entry.expiresAt <= now) logins.delete(id);
+    const expiresAt = now + ttlSeconds * 1000;
+    return { value, expiresAt, listedUntil: loginTtlSeconds ? now + loginTtlSeconds * 1000 : expiresAt };
+  }
+
+  /** A login's unexpired record. */
+  #record(userId: string, sessionId: string): Login | undefined {
+    const login = this.#live(userId).get(sessionId);
+    return login && login.expiresAt > this.#now() ? login : undefined;
+  }
+
+  /** The user's listed logins (those that ended are dropped on the way). */
+  #live(userId: string): Map<string, Login> {
+    const logins = this.#users.get(userId) ?? new Map<string, Login>();
+    const now = this.#now();
+    for (const [id, login] of logins) if (login.listedUntil <= now) logins.delete(id);
     if (logins.size === 0) this.#users.delete(userId);
     return logins;
   }

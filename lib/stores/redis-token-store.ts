@@ -2,17 +2,22 @@
  * Token records and markers on Redis, through the client adapter (ioredis or node-redis, single,
  * Sentinel or Cluster).
  *
- * Layout: one string per user, `<prefix>u:{<userId>}`, with one line per login:
- * `<session id> <expiry, epoch seconds in base 36>|<sealed record>`. A string rather than a hash: a
- * sealed record (about 230 bytes) is longer than Redis's default `hash-max-listpack-value` (64), so a
- * hash would be a hashtable, about 100 bytes more per user. Expired logins are pruned by every write
- * (scripts), and the key expires with its latest login. Markers are plain keys `<prefix><name>` (their names carry the user's hash tag where they
- * belong to a user). Every operation is one command, and everything of one user sits in one slot.
+ * Layout (scripts in `redis-scripts.ts`): one string per user, `<prefix>u:{<userId>}`, with one line per
+ * login: `<session id> <expiry, epoch seconds in base 36>|<sealed record>`. A string rather than a hash:
+ * a sealed record (about 230 bytes) is longer than Redis's default `hash-max-listpack-value` (64), so a
+ * hash would be a hashtable, about 100 bytes more per user. Expired logins are pruned by every write,
+ * and the key expires with its latest login. A login whose record ends before the login does (a refresh
+ * token shorter than the session) is also listed in `<prefix>us:{<userId>}`, lines
+ * `<session id> <login end>`, so that unlink and the webhook still find its session; that key exists
+ * only while such a login does. Markers are plain keys `<prefix><name>` (their names carry the user's hash
+ * tag where they belong to a user). Every operation is one command, and everything of one user sits in
+ * one slot.
  */
 import { checkOptionNames, configError } from '../config';
 import { TokenStoreError } from '../errors';
 import {
   checkLoginKey,
+  checkLoginTtl,
   checkMarker,
   checkMaxLogins,
   checkSealed,
@@ -21,6 +26,7 @@ import {
   checkId,
   type LoginKey,
   type MarkerStore,
+  type RecordWriteOptions,
   type StoredLogin,
   type TokenStore,
   type WriteOptions,
@@ -33,6 +39,18 @@ import {
   type RedisClientLike,
   type RedisConnection,
 } from './redis-client';
+import {
+  CAS,
+  DELETE_IF,
+  DELETE_LOGIN,
+  DELETE_USER,
+  GET_LOGIN,
+  LIST_USER,
+  SET,
+  escapeLine,
+  loginLines,
+  parseValue,
+} from './redis-scripts';
 
 /** Options of {@link RedisTokenStore}. */
 export interface RedisTokenStoreOptions {
@@ -60,125 +78,6 @@ const WHAT = 'RedisTokenStore';
 const OPTIONS = ['client', 'prefix', 'maxLoginsPerUser', 'replicaWaitMs', 'now'] as const;
 /** How long a replica count read from Redis is trusted. */
 const REPLICA_PROBE_MS = 5000;
-
-// Shared by the scripts: a user's logins are the lines `<session id> <expiry>|<sealed>` of one string
-// (expiry in base-36 epoch seconds); `logins` reads the live ones, `save` writes them back with the
-// latest expiry as the key's TTL (or deletes the key when none is left).
-const LOGINS = `
-local function expiry(v) return tonumber(string.match(v, '^(%w+)|'), 36) end
-local function logins(key, now)
-  local list, v = {}, redis.call('GET', key)
-  if v then
-    for line in string.gmatch(v, '[^\\n]+') do
-      local sp = string.find(line, ' ', 1, true)
-      local exp = sp and expiry(string.sub(line, sp + 1))
-      if exp and exp > now then list[#list + 1] = { string.sub(line, 1, sp - 1), string.sub(line, sp + 1), exp } end
-    end
-  end
-  return list
-end
-local function save(key, list, now)
-  local lines, latest = {}, 0
-  for i, e in ipairs(list) do
-    lines[i] = e[1] .. ' ' .. e[2]
-    if e[3] > latest then latest = e[3] end
-  end
-  if #lines == 0 then redis.call('DEL', key) else redis.call('SET', key, table.concat(lines, '\\n'), 'EX', latest - now) end
-end`;
-
-// KEYS[1] user key. ARGV: session id, value, now (s), max logins, session id never dropped (offline).
-// Returns the session ids dropped beyond the bound (the logins that expire first).
-const SET = new RedisScript(`${LOGINS}
-local key, now, field = KEYS[1], tonumber(ARGV[3]), ARGV[1]
-local kept, others = {}, {}
-for _, e in ipairs(logins(key, now)) do
-  if e[1] ~= field then
-    kept[#kept + 1] = e
-    if e[1] ~= ARGV[5] then others[#others + 1] = e end
-  end
-end
-local dropped, keep = {}, tonumber(ARGV[4]) - 1
-if #others > keep then
-  table.sort(others, function(a, b) return a[3] < b[3] end)
-  local gone = {}
-  for i = 1, #others - keep do
-    gone[others[i][1]] = true
-    dropped[#dropped + 1] = others[i][1]
-  end
-  local rest = {}
-  for _, e in ipairs(kept) do if not gone[e[1]] then rest[#rest + 1] = e end end
-  kept = rest
-end
-kept[#kept + 1] = { field, ARGV[2], expiry(ARGV[2]) }
-save(key, kept, now)
-return dropped`);
-
-// KEYS[1] user key. ARGV: session id, expected sealed record, new value, now (s). Like SET, it prunes
-// the expired logins and sets the key's TTL to the latest expiry (which a shorter new value can lower).
-const CAS = new RedisScript(`${LOGINS}
-local key, now, field = KEYS[1], tonumber(ARGV[4]), ARGV[1]
-local list, found = logins(key, now), false
-for _, e in ipairs(list) do
-  if e[1] == field then
-    if string.sub(e[2], string.find(e[2], '|', 1, true) + 1) ~= ARGV[2] then return 0 end
-    e[2], e[3], found = ARGV[3], expiry(ARGV[3]), true
-  end
-end
-if not found then return 0 end
-save(key, list, now)
-return 1`);
-
-// KEYS[1] user key. ARGV: session id, now (s). The login's value, or false.
-const GET_LOGIN = new RedisScript(`${LOGINS}
-for _, e in ipairs(logins(KEYS[1], tonumber(ARGV[2]))) do
-  if e[1] == ARGV[1] then return e[2] end
-end
-return false`);
-
-// KEYS[1] user key. ARGV: session id, now (s).
-const DELETE_LOGIN = new RedisScript(`${LOGINS}
-local now, rest = tonumber(ARGV[2]), {}
-for _, e in ipairs(logins(KEYS[1], now)) do
-  if e[1] ~= ARGV[1] then rest[#rest + 1] = e end
-end
-save(KEYS[1], rest, now)
-return #rest`);
-
-const DELETE_USER = new RedisScript(`
-local v = redis.call('GET', KEYS[1])
-redis.call('DEL', KEYS[1])
-return v`);
-
-const DELETE_IF = new RedisScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`);
-
-/**
- * A value as it sits in its line of the user's key: backslashes and newlines escaped (a cipher envelope
- * has neither, so it is stored as it is). The scripts compare escaped values and never unescape.
- */
-function escapeLine(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-}
-
-function unescapeLine(text: string): string {
-  return text.replace(/\\(\\|n)/g, (_, c: string) => (c === 'n' ? '\n' : '\\'));
-}
-
-/** The `[session id, value]` pairs of a user key's text. */
-function loginLines(text: unknown): Array<[string, string]> {
-  if (typeof text !== 'string') return [];
-  return text.split('\n').flatMap((line): Array<[string, string]> => {
-    const space = line.indexOf(' ');
-    return space > 0 ? [[line.slice(0, space), line.slice(space + 1)]] : [];
-  });
-}
-
-function parseValue(value: string): { expiresAt: number; sealed: string } | undefined {
-  const sep = value.indexOf('|');
-  const expiresAt = sep > 0 ? parseInt(value.slice(0, sep), 36) * 1000 : NaN;
-  return Number.isFinite(expiresAt) ? { expiresAt, sealed: unescapeLine(value.slice(sep + 1)) } : undefined;
-}
 
 /**
  * A {@link TokenStore} (with {@link MarkerStore} markers on the same client) on Redis.
@@ -234,7 +133,7 @@ export class RedisTokenStore implements TokenStore {
   async get(key: LoginKey): Promise<string | undefined> {
     const { userId, sessionId } = checkLoginKey(key, 'get');
     const value = await this.#run(() =>
-      this.#redis.script(GET_LOGIN, [this.#userKey(userId)], [sessionId, this.#seconds()]),
+      this.#redis.script(GET_LOGIN, [this.#keys(userId)[0]], [sessionId, this.#seconds()]),
     );
     const parsed = typeof value === 'string' ? parseValue(value) : undefined;
     return parsed && parsed.expiresAt > this.#now() ? parsed.sealed : undefined;
@@ -244,17 +143,18 @@ export class RedisTokenStore implements TokenStore {
     key: LoginKey,
     sealed: string,
     ttlSeconds: number,
-    options: WriteOptions = {},
+    options: RecordWriteOptions = {},
   ): Promise<string[]> {
     const { userId, sessionId } = checkLoginKey(key, 'set');
     checkSealed(sealed, 'set', 'sealed');
     checkTtlSeconds(ttlSeconds, 'set');
+    const ends = this.#loginEnd(options, ttlSeconds, 'set');
     const now = this.#seconds();
     const value = `${this.#expiry(ttlSeconds)}|${escapeLine(sealed)}`;
     const { reply } = await this.#write(
       SET,
-      this.#userKey(userId),
-      [sessionId, value, now, this.#maxLogins, OFFLINE_SESSION_ID],
+      userId,
+      [sessionId, value, now, this.#maxLogins, OFFLINE_SESSION_ID, ends],
       options,
     );
     return Array.isArray(reply) ? reply.map(String) : [];
@@ -265,18 +165,19 @@ export class RedisTokenStore implements TokenStore {
     expected: string,
     sealed: string,
     ttlSeconds: number,
-    options: WriteOptions = {},
+    options: RecordWriteOptions = {},
   ): Promise<boolean> {
     const { userId, sessionId } = checkLoginKey(key, 'compareAndSet');
     checkSealed(expected, 'compareAndSet', 'expected');
     checkSealed(sealed, 'compareAndSet', 'sealed');
     checkTtlSeconds(ttlSeconds, 'compareAndSet');
+    const ends = this.#loginEnd(options, ttlSeconds, 'compareAndSet');
     const now = this.#seconds();
     const value = `${this.#expiry(ttlSeconds)}|${escapeLine(sealed)}`;
     const { reply, confirmed } = await this.#write(
       CAS,
-      this.#userKey(userId),
-      [sessionId, escapeLine(expected), value, now],
+      userId,
+      [sessionId, escapeLine(expected), value, now, ends],
       options,
     );
     const written = Number(reply) === 1;
@@ -290,35 +191,45 @@ export class RedisTokenStore implements TokenStore {
 
   async delete(key: LoginKey): Promise<void> {
     const { userId, sessionId } = checkLoginKey(key, 'delete');
-    const userKey = this.#userKey(userId);
-    await this.#run(() => this.#redis.script(DELETE_LOGIN, [userKey], [sessionId, this.#seconds()]));
+    const keys = this.#keys(userId);
+    await this.#run(() => this.#redis.script(DELETE_LOGIN, keys, [sessionId, this.#seconds()]));
   }
 
   async listLogins(userId: string): Promise<StoredLogin[]> {
     checkId(userId, 'listLogins', 'userId');
-    const userKey = this.#userKey(userId);
-    return this.#logins(await this.#run(() => this.#redis.command(['GET', userKey], userKey)));
+    return this.#logins(await this.#run(() => this.#redis.script(LIST_USER, this.#keys(userId), [])));
   }
 
   async deleteUser(userId: string): Promise<StoredLogin[]> {
     checkId(userId, 'deleteUser', 'userId');
-    const userKey = this.#userKey(userId);
-    return this.#logins(await this.#run(() => this.#redis.script(DELETE_USER, [userKey], [])));
+    return this.#logins(await this.#run(() => this.#redis.script(DELETE_USER, this.#keys(userId), [])));
   }
 
-  /** The live logins in a user key's text. */
-  #logins(text: unknown): StoredLogin[] {
+  /** The live logins in the texts of a user's two keys (a login in both: the later end). */
+  #logins(texts: unknown): StoredLogin[] {
+    const [records, held] = Array.isArray(texts) ? (texts as unknown[]) : [];
     const now = this.#now();
-    const logins: StoredLogin[] = [];
-    for (const [sessionId, value] of loginLines(text)) {
+    const ends = new Map<string, number>();
+    const add = (sessionId: string, expiresAt: number) => {
+      if (expiresAt > now && expiresAt > (ends.get(sessionId) ?? 0)) ends.set(sessionId, expiresAt);
+    };
+    for (const [sessionId, value] of loginLines(records)) {
       const parsed = parseValue(value);
-      if (parsed && parsed.expiresAt > now) logins.push({ sessionId, expiresAt: parsed.expiresAt });
+      if (parsed) add(sessionId, parsed.expiresAt);
     }
-    return logins;
+    for (const [sessionId, end] of loginLines(held)) add(sessionId, parseInt(end, 36) * 1000);
+    return [...ends].map(([sessionId, expiresAt]) => ({ sessionId, expiresAt }));
   }
 
-  #userKey(userId: string): string {
-    return `${this.#prefix}u:{${userId}}`;
+  /** The user's key (the logins and their records) and the key of logins that outlive their records. */
+  #keys(userId: string): [string, string] {
+    return [`${this.#prefix}u:{${userId}}`, `${this.#prefix}us:{${userId}}`];
+  }
+
+  /** The base-36 end of a login that outlives its record, or ''. */
+  #loginEnd(options: RecordWriteOptions, ttlSeconds: number, operation: string): string {
+    const loginTtl = checkLoginTtl(options, ttlSeconds, operation);
+    return loginTtl === undefined ? '' : this.#expiry(loginTtl);
   }
 
   #seconds(): number {
@@ -332,11 +243,11 @@ export class RedisTokenStore implements TokenStore {
 
   async #write(
     script: RedisScript,
-    userKey: string,
+    userId: string,
     args: Array<string | number>,
     options: WriteOptions,
   ): Promise<DurableReply> {
-    return this.#run(() => this.#durable.run(script, [userKey], args, options.durable === true));
+    return this.#run(() => this.#durable.run(script, this.#keys(userId), args, options.durable === true));
   }
 
   async #run<T>(operation: () => Promise<T>): Promise<T> {

@@ -452,8 +452,9 @@ describe('login transactions on one example app with Redis', () => {
 
       expect(atStart).toEqual({});
       // Sent by the app: SET NX PX of the state marker, SET of the session (connect-redis), EVALSHA of
-      // the token write. The user key's GET and SET run inside that script (INFO counts them too).
-      expect(atCallback).toEqual({ set: 3, evalsha: 1, get: 1 });
+      // the token write. The user key's GET and SET run inside that script (INFO counts them too), and
+      // an EXISTS of the key listing logins that outlive their records (absent: nothing more).
+      expect(atCallback).toEqual({ set: 3, evalsha: 1, get: 1, exists: 1 });
       expect(perMe).toEqual({ getex: 1 });
       expect(tenMe).toEqual({ getex: 10 });
     });
@@ -473,8 +474,9 @@ describe('login transactions on one example app with Redis', () => {
       // and the new session once more: express-session saves a regenerated session again at the end of
       // the request (its bookkeeping cannot be told about the explicit save that comes before the
       // redirect). DEL: the old session (regenerate). EVALSHA ×2, each with a GET and a SET of the user
-      // key inside: the new login's tokens, and the old login's tokens removed.
-      expect(atCallback).toEqual({ getex: 1, set: 6, del: 1, evalsha: 2, get: 2 });
+      // key and an EXISTS of its listing key inside: the new login's tokens, and the old login's tokens
+      // removed.
+      expect(atCallback).toEqual({ getex: 1, set: 6, del: 1, evalsha: 2, get: 2, exists: 2 });
     });
   });
 });

@@ -2,14 +2,15 @@
  * A login's token record lives no longer than the login can be used (issue 10.1), seen through the
  * example app on this file's own Redis: its TTL, its renewal on refresh, one record per browser however
  * often it logs in, deletion on logout / unlink / webhook / invalid_grant, and unlink and the webhook
- * ending every session of the user, also a session whose record is already gone.
+ * ending every session of the user, also a session whose record has already expired (a refresh token
+ * shorter than the session: the login stays listed, without tokens, until the session's end).
  */
 import type { Redis } from 'ioredis';
 import type supertest from 'supertest';
 import { login, startHarness, type Harness } from '../helpers/harness';
 import { inspector, quitIoredis } from '../helpers/redis-clients';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
-import { hasLogin, loginCount, loginIds, loginValue, removeLogin } from '../helpers/user-logins';
+import { hasLogin, loginCount, loginIds, loginValue } from '../helpers/user-logins';
 
 const HOUR = 3600;
 const TWELVE_HOURS = 12 * HOUR;
@@ -27,6 +28,8 @@ function sessionId(res: supertest.Response): string {
 }
 
 const userKey = (userId: string) => `kle:u:{${userId}}`;
+/** The user's logins that outlive their records (their refresh tokens end before their sessions). */
+const listKey = (userId: string) => `kle:us:{${userId}}`;
 
 /** The epoch ms a field of the user's hash expires at (its value is `<base 36 s>|<sealed>`). */
 async function fieldExpiry(redis: Redis, userId: string, sid: string): Promise<number | undefined> {
@@ -62,6 +65,17 @@ function webhook(h: Harness, userId: string) {
     .set('Authorization', `KakaoAK ${h.emulator.adminKey}`)
     .type('form')
     .send({ app_id: String(h.emulator.appId), user_id: userId, referrer_type: 'UNLINK_FROM_APPS' });
+}
+
+/** Unlink from the browser (`POST /unlink`) or Kakao's unlink webhook. */
+async function endAllLogins(
+  h: Harness,
+  how: string,
+  userId: string,
+  browser: supertest.Agent,
+): Promise<void> {
+  if (how === 'POST /unlink') expect((await browser.post('/unlink').redirects(0)).status).toBe(302);
+  else expect((await webhook(h, userId)).status).toBe(200);
 }
 
 describe('with Kakao refresh tokens of two months (the login end decides)', () => {
@@ -181,11 +195,6 @@ describe('with Kakao refresh tokens of two months (the login end decides)', () =
     expect((await agent.get('/me')).status).toBe(401);
   });
 
-  async function endAllLogins(how: string, userId: string, browser: supertest.Agent): Promise<void> {
-    if (how === 'POST /unlink') expect((await browser.post('/unlink').redirects(0)).status).toBe(302);
-    else expect((await webhook(h, userId)).status).toBe(200);
-  }
-
   test.each(['POST /unlink', 'the unlink webhook'])(
     "%s deletes every record of the user at once and ends every session, nobody else's",
     async (how) => {
@@ -197,7 +206,7 @@ describe('with Kakao refresh tokens of two months (the login end decides)', () =
       await loginAs(h, bystander, newUser(h));
       await expect(loginCount(redis, userKey(userId))).resolves.toBe(3);
 
-      await endAllLogins(how, userId, browsers[0]!);
+      await endAllLogins(h, how, userId, browsers[0]!);
 
       await expect(redis.exists(userKey(userId))).resolves.toBe(0);
       for (const [i, browser] of browsers.entries()) {
@@ -205,28 +214,6 @@ describe('with Kakao refresh tokens of two months (the login end decides)', () =
         await expect(redis.exists(`kle:sess:${sids[i]}`)).resolves.toBe(0);
       }
       expect((await bystander.get('/me')).status).toBe(200);
-    },
-  );
-
-  // Not built yet: a session whose record is gone is in no index of the user's logins, and finding it
-  // would take a per-user check on every authenticated request (a second Redis read). Kept failing so
-  // that it is switched on when it is built.
-  test.failing.each(['POST /unlink', 'the unlink webhook'])(
-    '%s also ends a session whose record is already gone (not built yet)',
-    async (how) => {
-      const userId = newUser(h);
-      const [first, orphan] = [h.agent(), h.agent()];
-      await loginAs(h, first, userId);
-      const orphanSid = sessionId(await loginAs(h, orphan, userId));
-      // This login's record is gone already (expired, evicted, deleted); its session is not.
-      await removeLogin(redis, userKey(userId), orphanSid);
-      expect((await orphan.get('/me')).status).toBe(200);
-
-      await endAllLogins(how, userId, first);
-
-      expect((await first.get('/me')).status).toBe(401);
-      expect((await orphan.get('/me')).status).toBe(401);
-      await expect(redis.exists(`kle:sess:${orphanSid}`)).resolves.toBe(0);
     },
   );
 });
@@ -259,6 +246,9 @@ describe('with refresh tokens shorter than the login (the refresh token decides)
     const sid = sessionId(await loginAs(h, agent, userId));
     expectWithin(Number(await redis.pttl(userKey(userId))), 3 * HOUR * 1000, TEN_MINUTES_MS);
     expectWithin((await fieldExpiry(redis, userId, sid))! - loggedInAt, 3 * HOUR * 1000, TEN_MINUTES_MS);
+    // The login outlives its tokens: it stays listed (no tokens) until the session's end, for unlink.
+    await expect(redis.get(listKey(userId))).resolves.toMatch(new RegExp(`^${sid} [0-9a-z]+$`));
+    expectWithin(Number(await redis.pttl(listKey(userId))), TWELVE_HOURS * 1000, TEN_MINUTES_MS);
 
     // Two hours in, a refresh rotates the refresh token (it has less than a month left): 3 h more.
     offsetMs = 2 * HOUR * 1000;
@@ -272,3 +262,75 @@ describe('with refresh tokens shorter than the login (the refresh token decides)
     expectWithin(Number(await redis.pttl(userKey(userId))), 3 * HOUR * 1000, TEN_MINUTES_MS);
   });
 });
+
+describe('with refresh tokens that end before the session (3 s here)', () => {
+  let server: RedisServerHandle;
+  let redis: Redis;
+  let h: Harness;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    redis = (await inspector({ url: server.url })) as Redis;
+    h = await startHarness({
+      env: { REDIS_URL: server.url, SESSION_SECRET: 'e'.repeat(40) },
+      emulator: { refreshTokenTtlSeconds: 3 },
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await quitIoredis(redis);
+    await server?.kill();
+  });
+
+  /** Logs a fresh browser in and waits (real time: Redis keeps the TTLs) until its record has expired. */
+  async function loginAndOutliveTokens(userId: string): Promise<{ browser: supertest.Agent; sid: string }> {
+    const browser = h.agent();
+    const sid = sessionId(await loginAs(h, browser, userId));
+    const deadline = Date.now() + 8000;
+    while ((await redis.exists(userKey(userId))) === 1 && Date.now() < deadline) await sleep(200);
+    await expect(redis.exists(userKey(userId))).resolves.toBe(0);
+    // The session lives on, and the login stays listed until the session's end.
+    expect((await browser.get('/me')).status).toBe(200);
+    await expect(redis.get(listKey(userId))).resolves.toMatch(new RegExp(`^${sid} [0-9a-z]+$`));
+    return { browser, sid };
+  }
+
+  test.each(['POST /unlink', 'the unlink webhook'])(
+    '%s also ends a session whose record has already expired',
+    async (how) => {
+      const userId = newUser(h);
+      const orphan = await loginAndOutliveTokens(userId);
+      // (POST /unlink needs the clicking browser's tokens: this login's last 3 s.)
+      const first = h.agent();
+      const firstSid = sessionId(await loginAs(h, first, userId));
+
+      await endAllLogins(h, how, userId, first);
+
+      for (const [browser, sid] of [
+        [first, firstSid],
+        [orphan.browser, orphan.sid],
+      ] as const) {
+        expect({ sid, status: (await browser.get('/me')).status }).toEqual({ sid, status: 401 });
+        await expect(redis.exists(`kle:sess:${sid}`)).resolves.toBe(0);
+      }
+      await expect(redis.exists(userKey(userId), listKey(userId))).resolves.toBe(0);
+    },
+  );
+
+  test('a call to Kakao after the refresh token ended is reauth_required: the session ends and its listing goes', async () => {
+    const userId = newUser(h);
+    const { browser, sid } = await loginAndOutliveTokens(userId);
+    h.emulator.resetRequests();
+    const res = await browser.get('/me/kakao');
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'reauth_required' });
+    // Nothing was sent to Kakao for a login the store holds no tokens of.
+    expect(h.emulator.requests.filter((r) => r.endpoint === 'token')).toEqual([]);
+    await expect(redis.exists(`kle:sess:${sid}`, listKey(userId))).resolves.toBe(0);
+    expect((await browser.get('/me')).status).toBe(401);
+  });
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -330,6 +330,76 @@ describe.each(backends)('%s: the TokenStore contract', (_name, factory) => {
     await expect(small.get({ userId, sessionId: OFFLINE })).resolves.toBe('offline');
   });
 
+  test('a login that outlives its record (loginTtlSeconds) stays listed until it ends, without its record', async () => {
+    const userId = newUser();
+    const [outliving, plain] = [newSession(), newSession()];
+    const t0 = b.clock.t;
+    await expect(
+      store.set({ userId, sessionId: outliving }, 'r1', 2, { loginTtlSeconds: 60 }),
+    ).resolves.toEqual([]);
+    // Not longer than the TTL: the same as absent.
+    await store.set({ userId, sessionId: plain }, 'r2', 2, { loginTtlSeconds: 2 });
+    await expect(store.get({ userId, sessionId: outliving })).resolves.toBe('r1');
+    b.clock.t += 3000;
+    await expect(store.get({ userId, sessionId: outliving })).resolves.toBeUndefined();
+    await expect(store.compareAndSet({ userId, sessionId: outliving }, 'r1', 'revived', 60)).resolves.toBe(
+      false,
+    );
+    const listed = await store.listLogins(userId);
+    expect(listed.map((l) => l.sessionId)).toEqual([outliving]);
+    expect(listed[0]!.expiresAt).toBeGreaterThanOrEqual(t0 + 60_000);
+    expect(listed[0]!.expiresAt).toBeLessThanOrEqual(t0 + 61_000);
+    b.clock.t = t0 + 59_000;
+    await expect(store.listLogins(userId)).resolves.toHaveLength(1);
+    b.clock.t = t0 + 61_000;
+    await expect(store.listLogins(userId)).resolves.toEqual([]);
+    await expect(store.deleteUser(userId)).resolves.toEqual([]);
+  });
+
+  test('deleteUser reports the logins that outlived their records; delete ends one such listing', async () => {
+    const userId = newUser();
+    const sessions = [newSession(), newSession(), newSession()];
+    for (const sessionId of sessions)
+      await store.set({ userId, sessionId }, 'v', 2, { loginTtlSeconds: 600 });
+    b.clock.t += 3000;
+    await store.delete({ userId, sessionId: sessions[0]! });
+    expect((await store.listLogins(userId)).map((l) => l.sessionId).sort()).toEqual(sessions.slice(1).sort());
+    const deleted = await store.deleteUser(userId);
+    expect(deleted.map((l) => l.sessionId).sort()).toEqual(sessions.slice(1).sort());
+    for (const l of deleted) expect(l.expiresAt).toBeGreaterThan(b.clock.t + 590_000);
+    await expect(store.listLogins(userId)).resolves.toEqual([]);
+  });
+
+  test('a write that no longer outlives its record ends the extra listing (one entry per login)', async () => {
+    const userId = newUser();
+    const sessionId = newSession();
+    await store.set({ userId, sessionId }, 'v1', 2, { loginTtlSeconds: 600 });
+    await expect(store.compareAndSet({ userId, sessionId }, 'v1', 'v2', 3600)).resolves.toBe(true);
+    const listed = await store.listLogins(userId);
+    expect(listed.map((l) => l.sessionId)).toEqual([sessionId]);
+    expect(listed[0]!.expiresAt).toBeGreaterThan(b.clock.t + 3_590_000);
+    // Past the 600 s the listing was for, and the record's own 3600 s decide.
+    b.clock.t += 3_601_000;
+    await expect(store.listLogins(userId)).resolves.toEqual([]);
+  });
+
+  test('the bound counts logins that outlived their records too: those are dropped first, and returned', async () => {
+    const small = b.make({ maxLoginsPerUser: 3 });
+    const userId = newUser();
+    const outlived = Array.from({ length: 3 }, newSession);
+    for (const sessionId of outlived) {
+      await small.set({ userId, sessionId }, 'v', 2, { loginTtlSeconds: 600 });
+      b.clock.t += 1000;
+    }
+    b.clock.t += 3000;
+    const fresh = [newSession(), newSession()];
+    await expect(small.set({ userId, sessionId: fresh[0]! }, 'f', DAY)).resolves.toEqual([outlived[0]]);
+    await expect(small.set({ userId, sessionId: fresh[1]! }, 'f', DAY)).resolves.toEqual([outlived[1]]);
+    expect((await small.listLogins(userId)).map((l) => l.sessionId).sort()).toEqual(
+      [outlived[2]!, ...fresh].sort(),
+    );
+  });
+
   test('markers: add creates once (NX) and keeps the first value', async () => {
     const name = `st:${randomBytes(16).toString('hex')}`;
     await expect(b.markers.add(name, 'first', 60_000)).resolves.toBe(true);
@@ -519,6 +589,29 @@ describe.each(CLIENT_KINDS)('RedisTokenStore (%s) on the wire', (kind) => {
     await near(200);
   });
 
+  test('a login that outlives its record is a line "<session id> <end base 36 s>" of <prefix>us:{<user>}, only while it does', async () => {
+    const userId = newUser();
+    const [short, outliving] = [newSession(), newSession()];
+    const listKey = `${prefix}us:{${userId}}`;
+    const t0 = clock.t;
+    await store.set({ userId, sessionId: short }, 'short', 100);
+    await expect(redis.exists(listKey)).resolves.toBe(0);
+    await store.set({ userId, sessionId: outliving }, 'v1', 50, { loginTtlSeconds: 3600 });
+    const text = await redis.get(listKey);
+    expect(text).toMatch(new RegExp(`^${outliving} [0-9a-z]+$`));
+    const end = parseInt(text!.split(' ')[1]!, 36) * 1000;
+    expect(end).toBeGreaterThanOrEqual(t0 + 3_600_000);
+    expect(end).toBeLessThanOrEqual(t0 + 3_601_000);
+    // The record keeps its own TTL (the key with the tokens lives 100 s); the listing lives the hour.
+    expect(Number(await redis.pttl(userKey(userId)))).toBeLessThanOrEqual(101_000);
+    expect(Number(await redis.pttl(listKey))).toBeGreaterThan(3_590_000);
+    await expect(store.compareAndSet({ userId, sessionId: outliving }, 'v1', 'v2', 7200)).resolves.toBe(true);
+    await expect(redis.exists(listKey)).resolves.toBe(0);
+    await store.set({ userId, sessionId: outliving }, 'v3', 50, { loginTtlSeconds: 3600 });
+    await store.deleteUser(userId);
+    await expect(redis.exists(listKey, userKey(userId))).resolves.toBe(0);
+  });
+
   test("expired logins are pruned by the next write to the user's key", async () => {
     const userId = newUser();
     const [gone, kept, fresh] = [newSession(), newSession(), newSession()];
@@ -568,7 +661,7 @@ describe.each(CLIENT_KINDS)('RedisTokenStore (%s) on the wire', (kind) => {
 
       expect(listed).toHaveLength(50);
       expect(ended).toHaveLength(50);
-      expect(listing.map((m) => m.args[0]!.toLowerCase())).toEqual(['get']);
+      expect(listing.map((m) => m.args[0]!.toLowerCase())).toEqual(['evalsha']);
       expect(ending.map((m) => m.args[0]!.toLowerCase())).toEqual(['evalsha']);
       expect(ending[0]!.args).toContain(userKey(userId));
       await expect(redis.exists(userKey(userId))).resolves.toBe(0);
@@ -582,6 +675,7 @@ describe.each(CLIENT_KINDS)('RedisTokenStore (%s) on the wire', (kind) => {
     const sessionId = newSession();
     const keys = [
       userKey(userId),
+      `${prefix}us:{${userId}}`,
       prefix + markerNames.refreshLock({ userId, sessionId }),
       prefix + markerNames.endedSession({ userId, sessionId }),
       prefix + markerNames.endedSession({ userId, sessionId: newSession() }),
@@ -601,7 +695,7 @@ describe.each(CLIENT_KINDS)('RedisTokenStore (%s) on the wire', (kind) => {
     await expect(store.markers.add(markerNames.endedSession({ userId, sessionId }), '1', 5000)).resolves.toBe(
       true,
     );
-    for (const key of keys.slice(0, 3)) await expect(redis.exists(key)).resolves.toBe(1);
+    for (const key of [keys[0]!, ...keys.slice(2, 4)]) await expect(redis.exists(key)).resolves.toBe(1);
     await expect(store.markers.deleteIf(markerNames.refreshLock({ userId, sessionId }), 'me')).resolves.toBe(
       true,
     );

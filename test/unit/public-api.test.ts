@@ -80,6 +80,7 @@ test('the main entry point exports exactly these names', () => {
     'MemoryTokenStore',
     'MemoryTokenStoreOptions',
     'ReauthRequiredError',
+    'RecordWriteOptions',
     'RedisClientLike',
     'RedisTokenStore',
     'RedisTokenStoreOptions',
