@@ -50,12 +50,20 @@ export async function allKeys(client: Redis): Promise<string[]> {
 
 /**
  * Memory in bytes: `used` is `used_memory`; `withoutClients` leaves out the clients' buffers
- * (`mem_clients_normal`), which grow and shrink with every command and reply, INFO included.
+ * (`mem_clients_normal`), which grow and shrink with every command and reply, INFO included; `dataset`
+ * is `used_memory_dataset`, what the keys and values take without Redis's own overhead (clients, the
+ * main dictionary's tables, which the server cron rehashes and shrinks while no command runs).
  */
-export async function memory(client: Redis): Promise<{ used: number; withoutClients: number }> {
+export async function memory(
+  client: Redis,
+): Promise<{ used: number; withoutClients: number; dataset: number }> {
   const text = await client.info('memory');
   const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(text)?.[1]);
-  return { used: field('used_memory'), withoutClients: field('used_memory') - field('mem_clients_normal') };
+  return {
+    used: field('used_memory'),
+    withoutClients: field('used_memory') - field('mem_clients_normal'),
+    dataset: field('used_memory_dataset'),
+  };
 }
 
 /** The server's process id (`INFO server`), e.g. to SIGSTOP it. */
