@@ -49,8 +49,14 @@ export function accountSessions(ctx: {
 }): AccountSessions {
   const { sessionKey, vault, tokenStore, markers, now } = ctx;
 
+  // No session outlives the absolute lifetime from now, whatever clock `endsAt` was read from (a token
+  // store may keep its own).
   const tombstone = (key: LoginKey, endsAt: number) =>
-    markers.add(markerNames.endedSession(key), '1', Math.max(1000, Math.ceil(endsAt - now())));
+    markers.add(
+      markerNames.endedSession(key),
+      '1',
+      Math.min(ctx.maxSessionAgeMs, Math.max(1000, Math.ceil(endsAt - now()))),
+    );
 
   /** Tombstone first, then the tokens: a request still holding the session must not write it back. */
   const endLogin = async (user: StoredKakaoUser, sessionId: string): Promise<void> => {

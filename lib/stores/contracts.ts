@@ -60,17 +60,22 @@ export interface TokenStore {
    */
   get(key: LoginKey): Promise<string | undefined>;
   /**
-   * Stores the sealed record of a login for `ttlSeconds`, replacing any previous one. Expired logins of
-   * the user are pruned in the same write, and when the user has more logins than the store keeps
-   * (default 50), the oldest are dropped.
+   * Stores the sealed record of a login for `ttlSeconds`, replacing any previous one (and listing the
+   * login until `options.loginTtlSeconds` when that is longer). Ended logins of the user are pruned in
+   * the same write, and when the user has more logins than the store keeps (default 50), the oldest
+   * are dropped: records by their expiry, then the logins that outlived their records, which get what
+   * the records leave of the bound.
    * @returns the session ids of the logins dropped to stay within the bound (their sessions should end).
-   * @throws TypeError for an invalid key, an empty value or a TTL that is not a positive integer.
+   * @throws TypeError for an invalid key, an empty value, or a TTL or `loginTtlSeconds` that is not a
+   *   positive integer.
    * @throws TokenStoreError when the backend fails.
    */
   set(key: LoginKey, sealed: string, ttlSeconds: number, options?: RecordWriteOptions): Promise<string[]>;
   /**
    * Replaces the record only if it currently equals `expected`; false (and no write) otherwise,
-   * also when there is no record.
+   * also when there is no record. The new TTL and `options.loginTtlSeconds` replace the old ones: left
+   * out (or not longer than the TTL), the login is listed only as long as its record.
+   * @throws TypeError as for {@link TokenStore.set}.
    * @throws TokenStoreError when the backend fails.
    */
   compareAndSet(

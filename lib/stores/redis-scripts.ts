@@ -86,12 +86,10 @@ if #others > keep then
 end
 kept[#kept + 1] = { field, ARGV[2], expiry(ARGV[2]) }
 save(key, kept, now)
--- The bound covers the logins that outlived their records too: those go first.
-local live, spare = {}, tonumber(ARGV[4])
-for _, e in ipairs(kept) do
-  live[e[1]] = true
-  if e[1] ~= ARGV[5] then spare = spare - 1 end
-end
+-- The bound covers the logins that outlived their records too (the offline set is never one): they get
+-- what the records leave of it.
+local live, spare = { [ARGV[5]] = true }, keep - (#others - #dropped)
+for _, e in ipairs(kept) do live[e[1]] = true end
 for _, id in ipairs(hold(KEYS[2], now, field, ARGV[6], gone, live, spare)) do dropped[#dropped + 1] = id end
 return dropped`);
 

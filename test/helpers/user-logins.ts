@@ -31,13 +31,6 @@ export async function writeLogins(
   else await redis.set(key, lines.join('\n'), 'KEEPTTL');
 }
 
-/** Removes one login from the stored layout, as if it had expired or been evicted. */
-export async function removeLogin(redis: StringClient, key: string, sessionId: string): Promise<void> {
-  const logins = await storedLogins(redis, key);
-  delete logins[sessionId];
-  await writeLogins(redis, key, logins);
-}
-
 /** One login's stored value, or null. */
 export async function loginValue(
   redis: StringClient,

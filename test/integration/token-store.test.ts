@@ -373,13 +373,14 @@ describe.each(backends)('%s: the TokenStore contract', (_name, factory) => {
   test('a write that no longer outlives its record ends the extra listing (one entry per login)', async () => {
     const userId = newUser();
     const sessionId = newSession();
-    await store.set({ userId, sessionId }, 'v1', 2, { loginTtlSeconds: 600 });
+    await store.set({ userId, sessionId }, 'v1', 2, { loginTtlSeconds: 7200 });
     await expect(store.compareAndSet({ userId, sessionId }, 'v1', 'v2', 3600)).resolves.toBe(true);
     const listed = await store.listLogins(userId);
     expect(listed.map((l) => l.sessionId)).toEqual([sessionId]);
+    // The record's 3600 s, not the 7200 s the earlier write listed the login for.
     expect(listed[0]!.expiresAt).toBeGreaterThan(b.clock.t + 3_590_000);
-    // Past the 600 s the listing was for, and the record's own 3600 s decide.
-    b.clock.t += 3_601_000;
+    expect(listed[0]!.expiresAt).toBeLessThanOrEqual(b.clock.t + 3_601_000);
+    b.clock.t += 3_602_000;
     await expect(store.listLogins(userId)).resolves.toEqual([]);
   });
 
@@ -397,6 +398,23 @@ describe.each(backends)('%s: the TokenStore contract', (_name, factory) => {
     await expect(small.set({ userId, sessionId: fresh[1]! }, 'f', DAY)).resolves.toEqual([outlived[1]]);
     expect((await small.listLogins(userId)).map((l) => l.sessionId).sort()).toEqual(
       [outlived[2]!, ...fresh].sort(),
+    );
+  });
+
+  test('writing the offline set takes one place of the bound from logins that outlived their records too', async () => {
+    const small = b.make({ maxLoginsPerUser: 3 });
+    const userId = newUser();
+    const outlived = Array.from({ length: 3 }, newSession);
+    for (const sessionId of outlived) {
+      await small.set({ userId, sessionId }, 'v', 2, { loginTtlSeconds: 600 });
+      b.clock.t += 1000;
+    }
+    b.clock.t += 3000;
+    await expect(small.set({ userId, sessionId: OFFLINE }, 'offline', 60 * DAY)).resolves.toEqual([
+      outlived[0],
+    ]);
+    expect((await small.listLogins(userId)).map((l) => l.sessionId).sort()).toEqual(
+      [OFFLINE, ...outlived.slice(1)].sort(),
     );
   });
 
