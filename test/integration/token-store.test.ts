@@ -384,7 +384,8 @@ describe.each(backends)('%s: the TokenStore contract', (_name, factory) => {
     await expect(store.listLogins(userId)).resolves.toEqual([]);
   });
 
-  test('the bound counts logins that outlived their records too: those are dropped first, and returned', async () => {
+  /** A store bounded to 3 logins, holding a user's 3 logins (a second apart) whose records have expired. */
+  async function threeOutlivedLogins() {
     const small = b.make({ maxLoginsPerUser: 3 });
     const userId = newUser();
     const outlived = Array.from({ length: 3 }, newSession);
@@ -393,6 +394,11 @@ describe.each(backends)('%s: the TokenStore contract', (_name, factory) => {
       b.clock.t += 1000;
     }
     b.clock.t += 3000;
+    return { small, userId, outlived };
+  }
+
+  test('the bound counts logins that outlived their records too: those are dropped first, and returned', async () => {
+    const { small, userId, outlived } = await threeOutlivedLogins();
     const fresh = [newSession(), newSession()];
     await expect(small.set({ userId, sessionId: fresh[0]! }, 'f', DAY)).resolves.toEqual([outlived[0]]);
     await expect(small.set({ userId, sessionId: fresh[1]! }, 'f', DAY)).resolves.toEqual([outlived[1]]);
@@ -402,14 +408,7 @@ describe.each(backends)('%s: the TokenStore contract', (_name, factory) => {
   });
 
   test('writing the offline set takes one place of the bound from logins that outlived their records too', async () => {
-    const small = b.make({ maxLoginsPerUser: 3 });
-    const userId = newUser();
-    const outlived = Array.from({ length: 3 }, newSession);
-    for (const sessionId of outlived) {
-      await small.set({ userId, sessionId }, 'v', 2, { loginTtlSeconds: 600 });
-      b.clock.t += 1000;
-    }
-    b.clock.t += 3000;
+    const { small, userId, outlived } = await threeOutlivedLogins();
     await expect(small.set({ userId, sessionId: OFFLINE }, 'offline', 60 * DAY)).resolves.toEqual([
       outlived[0],
     ]);
