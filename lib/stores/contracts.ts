@@ -178,10 +178,33 @@ export function checkTtlSeconds(ttlSeconds: unknown, operation: string): number 
 }
 
 /**
+ * Checks the arguments of a record write: `set`, or `compareAndSet` with its `expected` value.
+ * @returns the login's key, and `loginTtl`: the login's lifetime when it outlasts the TTL (else undefined).
+ * @throws TypeError as {@link checkLoginKey}, {@link checkSealed} and {@link checkTtlSeconds} do, and for a
+ *   `loginTtlSeconds` that is not a positive integer.
+ */
+export function checkRecordWrite(
+  operation: 'set' | 'compareAndSet',
+  write: {
+    key: LoginKey;
+    expected?: string;
+    sealed: string;
+    ttlSeconds: number;
+    options: RecordWriteOptions | undefined;
+  },
+): LoginKey & { loginTtl: number | undefined } {
+  const key = checkLoginKey(write.key, operation);
+  if (operation === 'compareAndSet') checkSealed(write.expected, operation, 'expected');
+  checkSealed(write.sealed, operation, 'sealed');
+  checkTtlSeconds(write.ttlSeconds, operation);
+  return { ...key, loginTtl: checkLoginTtl(write.options, write.ttlSeconds, operation) };
+}
+
+/**
  * The login's lifetime in a record write's options, when it outlasts the record's TTL (else undefined).
  * @throws TypeError when it is given and is not a positive integer.
  */
-export function checkLoginTtl(
+function checkLoginTtl(
   options: RecordWriteOptions | undefined,
   ttlSeconds: number,
   operation: string,

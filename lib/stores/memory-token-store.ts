@@ -7,12 +7,11 @@ import {
   OFFLINE_SESSION_ID,
   checkId,
   checkLoginKey,
-  checkLoginTtl,
+  checkRecordWrite,
   checkMarker,
   checkMaxLogins,
   checkSealed,
   checkTtlMs,
-  checkTtlSeconds,
   type LoginKey,
   type MarkerStore,
   type RecordWriteOptions,
@@ -82,10 +81,8 @@ export class MemoryTokenStore implements TokenStore {
     ttlSeconds: number,
     options: RecordWriteOptions = {},
   ): Promise<string[]> {
-    const { userId, sessionId } = checkLoginKey(key, 'set');
-    checkSealed(sealed, 'set', 'sealed');
-    checkTtlSeconds(ttlSeconds, 'set');
-    const login = this.#login(sealed, ttlSeconds, checkLoginTtl(options, ttlSeconds, 'set'));
+    const { userId, sessionId, loginTtl } = checkRecordWrite('set', { key, sealed, ttlSeconds, options });
+    const login = this.#login(sealed, ttlSeconds, loginTtl);
     const logins = this.#live(userId);
     logins.set(sessionId, login);
     this.#users.set(userId, logins);
@@ -115,11 +112,8 @@ export class MemoryTokenStore implements TokenStore {
     ttlSeconds: number,
     options: RecordWriteOptions = {},
   ): Promise<boolean> {
-    const { userId, sessionId } = checkLoginKey(key, 'compareAndSet');
-    checkSealed(expected, 'compareAndSet', 'expected');
-    checkSealed(sealed, 'compareAndSet', 'sealed');
-    checkTtlSeconds(ttlSeconds, 'compareAndSet');
-    const loginTtl = checkLoginTtl(options, ttlSeconds, 'compareAndSet');
+    const write = { key, expected, sealed, ttlSeconds, options };
+    const { userId, sessionId, loginTtl } = checkRecordWrite('compareAndSet', write);
     if (this.#record(userId, sessionId)?.value !== expected) return false;
     this.#live(userId).set(sessionId, this.#login(sealed, ttlSeconds, loginTtl));
     return true;

@@ -17,12 +17,11 @@ import { checkOptionNames, configError } from '../config';
 import { TokenStoreError } from '../errors';
 import {
   checkLoginKey,
-  checkLoginTtl,
+  checkRecordWrite,
   checkMarker,
   checkMaxLogins,
   checkSealed,
   checkTtlMs,
-  checkTtlSeconds,
   checkId,
   type LoginKey,
   type MarkerStore,
@@ -145,10 +144,8 @@ export class RedisTokenStore implements TokenStore {
     ttlSeconds: number,
     options: RecordWriteOptions = {},
   ): Promise<string[]> {
-    const { userId, sessionId } = checkLoginKey(key, 'set');
-    checkSealed(sealed, 'set', 'sealed');
-    checkTtlSeconds(ttlSeconds, 'set');
-    const ends = this.#loginEnd(options, ttlSeconds, 'set');
+    const { userId, sessionId, loginTtl } = checkRecordWrite('set', { key, sealed, ttlSeconds, options });
+    const ends = this.#loginEnd(loginTtl);
     const now = this.#seconds();
     const value = `${this.#expiry(ttlSeconds)}|${escapeLine(sealed)}`;
     const { reply } = await this.#write(
@@ -167,11 +164,9 @@ export class RedisTokenStore implements TokenStore {
     ttlSeconds: number,
     options: RecordWriteOptions = {},
   ): Promise<boolean> {
-    const { userId, sessionId } = checkLoginKey(key, 'compareAndSet');
-    checkSealed(expected, 'compareAndSet', 'expected');
-    checkSealed(sealed, 'compareAndSet', 'sealed');
-    checkTtlSeconds(ttlSeconds, 'compareAndSet');
-    const ends = this.#loginEnd(options, ttlSeconds, 'compareAndSet');
+    const write = { key, expected, sealed, ttlSeconds, options };
+    const { userId, sessionId, loginTtl } = checkRecordWrite('compareAndSet', write);
+    const ends = this.#loginEnd(loginTtl);
     const now = this.#seconds();
     const value = `${this.#expiry(ttlSeconds)}|${escapeLine(sealed)}`;
     const { reply, confirmed } = await this.#write(
@@ -227,8 +222,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /** The base-36 end of a login that outlives its record, or ''. */
-  #loginEnd(options: RecordWriteOptions, ttlSeconds: number, operation: string): string {
-    const loginTtl = checkLoginTtl(options, ttlSeconds, operation);
+  #loginEnd(loginTtl: number | undefined): string {
     return loginTtl === undefined ? '' : this.#expiry(loginTtl);
   }
 

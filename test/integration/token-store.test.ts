@@ -506,6 +506,17 @@ describe.each(backends)('%s: the TokenStore contract', (_name, factory) => {
       },
     );
 
+    test.each([0, -1, 1.5, Number.NaN, '600'])('the login TTL %p is refused', async (loginTtl) => {
+      const key = { userId: newUser(), sessionId: newSession() };
+      const options = { loginTtlSeconds: loginTtl as number };
+      await expectArgError(
+        () => store.set(key, 'v', 60, options),
+        /"loginTtlSeconds" must be a positive integer/,
+      );
+      await expectArgError(() => store.compareAndSet(key, 'a', 'b', 60, options), /"loginTtlSeconds"/);
+      await expect(store.listLogins(key.userId)).resolves.toEqual([]);
+    });
+
     test.each([
       ['empty', ''],
       ['with a space', 'a b'],
