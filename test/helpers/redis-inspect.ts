@@ -52,7 +52,7 @@ export async function allKeys(client: Redis): Promise<string[]> {
  * Memory in bytes: `used` is `used_memory`; `withoutClients` leaves out the clients' buffers
  * (`mem_clients_normal`), which grow and shrink with every command and reply, INFO included; `dataset`
  * is `used_memory_dataset`, what the keys and values take without Redis's own overhead (clients, the
- * main dictionary's tables, which the server cron rehashes and shrinks while no command runs).
+ * key tables, scripts).
  */
 export async function memory(
   client: Redis,
@@ -64,6 +64,24 @@ export async function memory(
     withoutClients: field('used_memory') - field('mem_clients_normal'),
     dataset: field('used_memory_dataset'),
   };
+}
+
+/**
+ * {@link memory} once Redis's own accounting has caught up: it refreshes each client's cached memory
+ * usage (`mem_clients_normal`) in its cron, so a reading right after traffic can be off by tens of KiB
+ * in either direction. Reads until two readings a cron round apart agree (at most about 3 s).
+ */
+export async function settledMemory(
+  client: Redis,
+): Promise<{ used: number; withoutClients: number; dataset: number }> {
+  let last = await memory(client);
+  for (let i = 0; i < 15; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const next = await memory(client);
+    if (next.dataset === last.dataset && next.withoutClients === last.withoutClients) return next;
+    last = next;
+  }
+  return last;
 }
 
 /** The server's process id (`INFO server`), e.g. to SIGSTOP it. */

@@ -14,7 +14,7 @@ import { transactionCookieName } from '../../lib/transactions';
 import { startAppProcess, requireBuild, type AppProcess } from '../helpers/app-process';
 import { cookieNames, copyCookies, jarCookie, sessionIdOf, setCookies } from '../helpers/cookies';
 import { authorizeAtEmulator, login, startHarness, type Harness } from '../helpers/harness';
-import { allKeys, commandsDuring, memory, serverPid } from '../helpers/redis-inspect';
+import { allKeys, commandsDuring, serverPid, settledMemory } from '../helpers/redis-inspect';
 import { findFreePort, startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
 import { createKakaoEmulator, type KakaoEmulator } from 'kakao-login-express/testing';
 import { loginCount } from '../helpers/user-logins';
@@ -93,7 +93,7 @@ describe('login transactions on one example app with Redis', () => {
       // Redis 7 allocates a latency histogram for each command the first time it runs: run this test's
       // own commands once before the first reading.
       await commandsDuring(inspector, async () => undefined);
-      const memoryBefore = await memory(inspector);
+      const memoryBefore = await settledMemory(inspector);
       const statuses: Record<number, number> = {};
       const names = new Set<string>();
       const commands = await commandsDuring(inspector, () =>
@@ -103,17 +103,16 @@ describe('login transactions on one example app with Redis', () => {
           for (const line of setCookies(res)) names.add(cookieName(line).replace(/\..*/, '.*'));
         }),
       );
-      const memoryAfter = await memory(inspector);
+      const memoryAfter = await settledMemory(inspector);
       expect(statuses).toEqual({ 302: 1000 });
       // No session cookie: express-session made no session for any of them.
       expect([...names]).toEqual(['kakao_tx.*']);
       expect(commands).toEqual({});
       expect(await inspector.dbsize()).toBe(sizeBefore);
       expect(await allKeys(inspector)).toEqual(keysBefore);
-      // Nothing was written: an abandoned start used to cost ~390 B, so 1000 of them ~390 KB. Measured as
-      // the dataset: Redis's own bookkeeping (clients' buffers, the server cron rehashing and shrinking
-      // the key tables after earlier tests' deletions) moved `used_memory` by 75 KiB once while no command
-      // ran at all (Redis 7.0, a full run).
+      // Nothing was written: an abandoned start used to cost ~390 B, so 1000 of them ~390 KB. Read once
+      // Redis's own accounting has settled: it refreshes the clients' cached memory in its cron, and a
+      // reading right after the traffic was off by 73.5 KiB in two full runs while no command ran.
       expect(Math.abs(memoryAfter.dataset - memoryBefore.dataset)).toBeLessThan(32 * 1024);
 
       const user = newUser(h.emulator);
