@@ -35,6 +35,7 @@ import {
   type KakaoTokens,
   type TokenRecord,
 } from './token-record';
+import { sleep } from './util';
 
 export type { KakaoTokens } from './token-record';
 
@@ -464,8 +465,4 @@ function seconds(ms: number): number {
 /** Whole seconds (at least one) from `now` (ms) until `epochSeconds`. */
 function secondsUntil(epochSeconds: number, now: number): number {
   return Math.max(1, Math.ceil((epochSeconds * 1000 - now) / 1000));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -8,9 +8,8 @@
  */
 import { RedisScript } from './redis-client';
 
-// Shared by the scripts: a user's logins are the lines `<session id> <expiry>|<sealed>` of one string
-// (expiry in base-36 epoch seconds); `logins` reads the live ones, `save` writes them back with the
-// latest expiry as the key's TTL (or deletes the key when none is left).
+// Shared by the scripts: `logins` reads a key's live lines, `save` writes them back with the latest
+// expiry as the key's TTL (or deletes the key when none is left), `hold` keeps the second key's lines.
 const LOGINS = `
 local function expiry(v) return tonumber(string.match(v, '^(%w+)|'), 36) end
 local function logins(key, now)

@@ -7,6 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { createKakaoEmulator, type KakaoEmulator } from 'kakao-login-express/testing';
+import { sleep } from '../../lib/util';
 import { startAppProcess, type AppProcess } from './app-process';
 
 /** What the scenario needs from a topology. */
@@ -150,8 +151,6 @@ function idOf(body: string): string | undefined {
     return undefined;
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs the scenario. Throws only when the set-up itself fails (apps do not start, logins before the

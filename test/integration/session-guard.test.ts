@@ -18,6 +18,7 @@ import {
   type ConnectedClient,
 } from '../helpers/redis-clients';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
+import { sleep } from '../../lib/util';
 
 const IDLE_SECONDS = 30 * 60;
 
@@ -45,10 +46,6 @@ async function commandsDuring(run: () => Promise<unknown>): Promise<string[][]> 
   } finally {
     await monitor.stop();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 describe('the example app (connect-redis 8 on ioredis)', () => {

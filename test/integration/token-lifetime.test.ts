@@ -11,6 +11,7 @@ import { login, startHarness, type Harness } from '../helpers/harness';
 import { inspector, quitIoredis } from '../helpers/redis-clients';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server';
 import { hasLogin, loginCount, loginIds, loginValue } from '../helpers/user-logins';
+import { sleep } from '../../lib/util';
 
 const HOUR = 3600;
 const TWELVE_HOURS = 12 * HOUR;
@@ -330,7 +331,3 @@ describe('with refresh tokens that end before the session (3 s here)', () => {
     expect((await browser.get('/me')).status).toBe(401);
   });
 });
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -24,6 +24,7 @@ import {
 import { startRedisCluster, type RedisClusterHandle } from '../helpers/redis-cluster';
 import { startRedisServer, uniquePrefix, type RedisServerHandle } from '../helpers/redis-server';
 import { hasLogin, storedLogins } from '../helpers/user-logins';
+import { sleep } from '../../lib/util';
 
 const DAY = 86_400;
 const OFFLINE = '~offline';
@@ -75,10 +76,6 @@ function newSession(): string {
 }
 function sealedValue(): string {
   return `kt1.k1.${randomBytes(12).toString('base64url')}.${randomBytes(60).toString('base64url')}.${randomBytes(16).toString('base64url')}`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** A clock the test moves by hand (frozen between moves). */
